@@ -108,7 +108,10 @@ mod tests {
         let a = Apdu::parse(&[0x10, 0x20, 0, 0x81, 2, 1, 2]).ok();
         assert_eq!(a.map(|a| (a.chained, a.data)), Some((true, &[1u8, 2][..])));
         assert_eq!(Apdu::parse(&[0, 0x20, 0]).err(), Some(Status::WrongLength));
-        assert_eq!(Apdu::parse(&[0, 0x20, 0, 0x81, 5, 1]).err(), Some(Status::WrongLength));
+        assert_eq!(
+            Apdu::parse(&[0, 0x20, 0, 0x81, 5, 1]).err(),
+            Some(Status::WrongLength)
+        );
         assert_eq!(Apdu::parse(&[]).err(), Some(Status::WrongLength));
     }
 

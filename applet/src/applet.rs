@@ -256,7 +256,8 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
             ne: apdu.ne,
             extended: apdu.extended,
         };
-        let result = match command::parse(apdu.kind, apdu.ins, apdu.p1, apdu.p2, self.chain.data()) {
+        let result = match command::parse(apdu.kind, apdu.ins, apdu.p1, apdu.p2, self.chain.data())
+        {
             Ok(cmd) => execute(&mut self.core, cmd, ctx, &mut self.out),
             Err(status) => Err(status),
         };

@@ -33,7 +33,9 @@ pub mod store;
 pub mod wire;
 
 pub use applet::{Applet, Response};
-pub use objects::{CertificateFid, CertificateProfile, KeyRef, KeyUsage, LifeCycle, Service, ServiceType};
+pub use objects::{
+    CertificateFid, CertificateProfile, KeyRef, KeyUsage, LifeCycle, Service, ServiceType,
+};
 pub use pin::{PinBlock, PinRef};
 pub use state::Fault;
 pub use store::{MemStore, Store, StoreError};

@@ -238,14 +238,26 @@ mod tests {
         for (i, k) in KeyRef::ALL.iter().enumerate() {
             assert_eq!(KeyRef::from_byte(k.byte()), Some(*k));
             assert_eq!(k.index(), i);
-            assert_eq!(CertificateFid::from_bytes(k.certificate().bytes()), Some(k.certificate()));
+            assert_eq!(
+                CertificateFid::from_bytes(k.certificate().bytes()),
+                Some(k.certificate())
+            );
         }
         assert_eq!(KeyRef::DEFAULT_AUTHENTICATION.byte(), 0x11);
-        assert_eq!(KeyRef::from_byte(0x23).map(|k| k.certificate().bytes()), Some([0xA3, 0x02]));
+        assert_eq!(
+            KeyRef::from_byte(0x23).map(|k| k.certificate().bytes()),
+            Some([0xA3, 0x02])
+        );
         for bad in [0x00, 0x10, 0x14, 0x20, 0x31, 0x81, 0xFF] {
             assert_eq!(KeyRef::from_byte(bad), None);
         }
-        for bad in [[0xA0, 0x01], [0xA1, 0x03], [0xB1, 0x01], [0xA1, 0x11], [0x3F, 0x00]] {
+        for bad in [
+            [0xA0, 0x01],
+            [0xA1, 0x03],
+            [0xB1, 0x01],
+            [0xA1, 0x11],
+            [0x3F, 0x00],
+        ] {
             assert_eq!(CertificateFid::from_bytes(bad), None);
         }
     }
@@ -262,10 +274,19 @@ mod tests {
             for (p, a) in CertificateProfile::ALL.iter().zip(allowed) {
                 assert_eq!(kind.allows(*p), a);
                 assert_eq!(Service { kind, active: true }.permits(*p), a);
-                assert!(!Service { kind, active: false }.permits(*p));
+                assert!(
+                    !Service {
+                        kind,
+                        active: false
+                    }
+                    .permits(*p)
+                );
             }
         }
-        assert_eq!(Service::from_bytes([2, 1]).map(|s| s.permits(Business)), Some(true));
+        assert_eq!(
+            Service::from_bytes([2, 1]).map(|s| s.permits(Business)),
+            Some(true)
+        );
         assert_eq!(Service::from_bytes([4, 1]), None);
         assert_eq!(Service::from_bytes([1, 2]), None);
     }

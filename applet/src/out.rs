@@ -35,7 +35,11 @@ impl Default for Out {
 impl Out {
     /// Drops any data, delivered or pending.
     pub fn clear(&mut self) {
-        self.buf.get_mut(..self.len).into_iter().flatten().for_each(|b| *b = 0);
+        self.buf
+            .get_mut(..self.len)
+            .into_iter()
+            .flatten()
+            .for_each(|b| *b = 0);
         self.len = 0;
         self.sent = 0;
     }
@@ -145,6 +149,9 @@ mod tests {
         out.clear();
         assert!(out.tlv(&[0x53], &[0; 300]).is_ok());
         assert_eq!(out.data().get(..4), Some(&[0x53, 0x82, 1, 44][..]));
-        assert_eq!(out.extend(&[0; OUT_CAP]), Err(Status::UnspecifiedCheckingError));
+        assert_eq!(
+            out.extend(&[0; OUT_CAP]),
+            Err(Status::UnspecifiedCheckingError)
+        );
     }
 }

@@ -256,11 +256,18 @@ mod tests {
         };
         let enc = rec.encode();
         let dec = PinRecord::decode(PinRef::Pin2, &enc);
-        assert!(dec.as_ref().is_some_and(|d| d.value.as_ref().is_some_and(|v| v.matches(
-            rec.value.as_ref().unwrap_or(v)
-        )) && d.tries_left == 1 && d.limit == 3));
+        assert!(dec.as_ref().is_some_and(|d| {
+            d.value
+                .as_ref()
+                .is_some_and(|v| v.matches(rec.value.as_ref().unwrap_or(v)))
+                && d.tries_left == 1
+                && d.limit == 3
+        }));
         let fresh = PinRecord::fresh(PinRef::Puk).encode();
-        assert!(PinRecord::decode(PinRef::Puk, &fresh).is_some_and(|d| d.value.is_none() && d.limit == 10));
+        assert!(
+            PinRecord::decode(PinRef::Puk, &fresh)
+                .is_some_and(|d| d.value.is_none() && d.limit == 10)
+        );
         let mut bad = enc;
         bad[9] = 4; // tries > limit
         assert!(PinRecord::decode(PinRef::Pin2, &bad).is_none());

@@ -45,7 +45,8 @@ pub fn initialize_update<S: Store, R>(
     if let Some(head) = div.get_mut(..serial.len()) {
         head.copy_from_slice(&serial);
     }
-    let (channel, mut response) = CardChannel::initialize(&keys, &host_challenge, [a, b, c], &AID, &div);
+    let (channel, mut response) =
+        CardChannel::initialize(&keys, &host_challenge, [a, b, c], &AID, &div);
     core.session.channel = Some(channel);
     let r = out.extend(&response);
     response.zeroize();
@@ -54,7 +55,10 @@ pub fn initialize_update<S: Store, R>(
 
 /// EXTERNAL AUTHENTICATE `84 82 SL 00 10 host_cryptogram C-MAC`: opens the
 /// channel at level SL, or closes it for good on any failure.
-pub fn external_authenticate<S: Store, R>(core: &mut Core<S, R>, apdu: &Apdu<'_>) -> Result<(), Status> {
+pub fn external_authenticate<S: Store, R>(
+    core: &mut Core<S, R>,
+    apdu: &Apdu<'_>,
+) -> Result<(), Status> {
     let Some(mut channel) = core.session.channel.take() else {
         return Err(Status::ConditionsOfUseNotSatisfied);
     };

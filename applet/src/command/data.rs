@@ -26,7 +26,12 @@ fn object<S: Store, R>(core: &Core<S, R>, t: u8, out: &mut Out) -> Result<(), St
             let mut v = [0u8; 12];
             for (chunk, pin) in v.chunks_exact_mut(4).zip(PinRef::ALL) {
                 let rec = state::pin(s, pin)?;
-                chunk.copy_from_slice(&[pin.byte(), rec.tries_left, rec.limit, u8::from(rec.value.is_some())]);
+                chunk.copy_from_slice(&[
+                    pin.byte(),
+                    rec.tries_left,
+                    rec.limit,
+                    u8::from(rec.value.is_some()),
+                ]);
             }
             out.tlv(&[t], &v)
         }

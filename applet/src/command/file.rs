@@ -6,7 +6,7 @@ use crate::out::Out;
 use crate::session::Session;
 use crate::state;
 use crate::store::{RecordId, Store};
-use crate::wire::{APPLET_VERSION, AID, CONTRACT_VERSION, Status, data_object, tag};
+use crate::wire::{AID, APPLET_VERSION, CONTRACT_VERSION, Status, data_object, tag};
 
 /// SELECT by AID: exact match only; clears all security status.
 pub fn select_applet<S: Store, R>(

@@ -15,10 +15,10 @@ use rand_core::CryptoRng;
 use crate::apdu::ClassKind;
 use crate::applet::{Core, Ctx};
 use crate::objects::LifeCycle;
-use crate::out::Out;
-use crate::store::Store;
 use crate::objects::{CertificateFid, KeyRef, Service};
+use crate::out::Out;
 use crate::pin::{PinBlock, PinRef};
+use crate::store::Store;
 use crate::wire::{Status, ins, limits, p};
 
 /// What VERIFY is asked to do.
@@ -210,14 +210,20 @@ pub fn execute<S: Store, R: CryptoRng>(
         Command::ChangeReferenceData { pin, old, new } => pin::change(core, pin, &old, new),
         Command::ResetRetryCounter { pin, puk, new } => pin::reset(core, pin, &puk, new),
         Command::ManageSecurityEnvironment { template, key } => security::mse(core, template, key),
-        Command::InternalAuthenticate { digest } => security::internal_authenticate(core, digest, out),
-        Command::ComputeDigitalSignature { digest } => security::compute_signature(core, digest, out),
+        Command::InternalAuthenticate { digest } => {
+            security::internal_authenticate(core, digest, out)
+        }
+        Command::ComputeDigitalSignature { digest } => {
+            security::compute_signature(core, digest, out)
+        }
         Command::GetPublicKey { key } => security::get_public_key(core, key, out),
         Command::GetData { tag } => data::get_data(core, tag, out),
         Command::SetPin { pin, value } => operator::set_pin(core, lcs, pin, value),
         Command::SetRetryLimit { pin, limit } => operator::set_retry_limit(core, lcs, pin, limit),
         Command::GenerateKeyPair { key } => operator::generate_key_pair(core, lcs, key, out),
-        Command::WriteCertificate { file, der } => operator::write_certificate(core, lcs, file, der),
+        Command::WriteCertificate { file, der } => {
+            operator::write_certificate(core, lcs, file, der)
+        }
         Command::SetService { service } => operator::set_service(core, lcs, service),
         Command::Activate => operator::activate(core, lcs),
         Command::Terminate => operator::terminate(core),
@@ -363,7 +369,8 @@ pub fn parse(
                 p::MSE_DST => Template::Signature,
                 _ => return Err(Status::IncorrectP1OrP2Parameter),
             };
-            let [t, l, k] = <[u8; 3]>::try_from(data).map_err(|_| Status::IncorrectDataParameter)?;
+            let [t, l, k] =
+                <[u8; 3]>::try_from(data).map_err(|_| Status::IncorrectDataParameter)?;
             if t != crate::wire::tag::KEY_REFERENCE || l != 1 {
                 return Err(Status::IncorrectDataParameter);
             }

@@ -118,7 +118,9 @@ pub fn write_certificate<S: Store, R>(
     if !der.is_empty() && !well_framed(der) {
         return Err(Status::IncorrectDataParameter);
     }
-    transact(&mut core.store, |s| Ok(s.write(RecordId::Certificate(file.key()), der)?))?;
+    transact(&mut core.store, |s| {
+        Ok(s.write(RecordId::Certificate(file.key()), der)?)
+    })?;
     if der.is_empty() && core.session.current_ef == Some(file) {
         core.session.current_ef = None;
     }
@@ -132,7 +134,9 @@ pub fn set_service<S: Store, R>(
     service: Service,
 ) -> Result<(), Status> {
     not_terminated(lcs)?;
-    transact(&mut core.store, |s| Ok(s.write(RecordId::Service, &service.bytes())?))?;
+    transact(&mut core.store, |s| {
+        Ok(s.write(RecordId::Service, &service.bytes())?)
+    })?;
     Ok(())
 }
 

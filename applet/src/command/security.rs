@@ -14,7 +14,11 @@ use crate::store::Store;
 use crate::wire::{Status, limits, tag};
 
 /// MSE: SET AT / DST selects the key for the following operations.
-pub fn mse<S: Store, R>(core: &mut Core<S, R>, template: Template, key: KeyRef) -> Result<(), Status> {
+pub fn mse<S: Store, R>(
+    core: &mut Core<S, R>,
+    template: Template,
+    key: KeyRef,
+) -> Result<(), Status> {
     if !state::has_key(&core.store, key)? {
         return Err(Status::KeyReferenceNotFound);
     }
@@ -89,6 +93,10 @@ pub fn public_key_template<S: Store, R>(
 }
 
 /// GET PUBLIC KEY: public, needs no PIN.
-pub fn get_public_key<S: Store, R>(core: &mut Core<S, R>, key: KeyRef, out: &mut Out) -> Result<(), Status> {
+pub fn get_public_key<S: Store, R>(
+    core: &mut Core<S, R>,
+    key: KeyRef,
+    out: &mut Out,
+) -> Result<(), Status> {
     public_key_template(core, key, out)
 }

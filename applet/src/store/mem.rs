@@ -143,7 +143,10 @@ impl MemStore {
 
     fn slot_len(&self, index: usize) -> Result<usize, StoreError> {
         let off = slot_offset(index);
-        let header = self.main.get(off..off + HEADER).ok_or(StoreError::Corrupt)?;
+        let header = self
+            .main
+            .get(off..off + HEADER)
+            .ok_or(StoreError::Corrupt)?;
         let len = usize::from(u16::from_be_bytes([
             header.first().copied().unwrap_or(0),
             header.get(1).copied().unwrap_or(0),
@@ -346,14 +349,20 @@ mod tests {
         assert_eq!(s.len(RecordId::Serial), Ok(8));
         s.abort();
         assert_eq!(s.len(RecordId::Serial), Ok(0));
-        assert_eq!(s.write(RecordId::Serial, &[9; 8]), Err(StoreError::NoTransaction));
+        assert_eq!(
+            s.write(RecordId::Serial, &[9; 8]),
+            Err(StoreError::NoTransaction)
+        );
     }
 
     #[test]
     fn limits_and_image() {
         let mut s = MemStore::new();
         assert_eq!(s.begin(), Ok(()));
-        assert_eq!(s.write(RecordId::Serial, &[0; 9]), Err(StoreError::TooLarge));
+        assert_eq!(
+            s.write(RecordId::Serial, &[0; 9]),
+            Err(StoreError::TooLarge)
+        );
         let cert = RecordId::Certificate(KeyRef::DEFAULT_SIGNING);
         assert_eq!(s.write(cert, &[0x30; MAX_CERTIFICATE]), Ok(()));
         assert_eq!(s.commit(), Ok(()));

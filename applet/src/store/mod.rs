@@ -9,7 +9,7 @@
 
 mod mem;
 
-pub use mem::{MemStore, IMAGE_LEN};
+pub use mem::{IMAGE_LEN, MemStore};
 
 use crate::objects::KeyRef;
 use crate::pin::{PIN_RECORD_LEN, PinRef};

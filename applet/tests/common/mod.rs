@@ -53,7 +53,10 @@ pub fn expect(card: &mut Card, capdu: &str, sw: u16) -> Vec<u8> {
 }
 
 pub fn block(pin: PinRef, digits: &[u8]) -> Vec<u8> {
-    PinBlock::from_digits(pin, digits).expect("valid pin").as_bytes().to_vec()
+    PinBlock::from_digits(pin, digits)
+        .expect("valid pin")
+        .as_bytes()
+        .to_vec()
 }
 
 /// Builds a short (or extended, when needed) APDU.
@@ -82,7 +85,11 @@ pub fn apdu(header: [u8; 4], data: &[u8], le: Option<usize>) -> Vec<u8> {
 }
 
 pub fn verify(card: &mut Card, pin: PinRef, digits: &[u8]) -> u16 {
-    tx(card, &apdu([0, 0x20, 0, pin.byte()], &block(pin, digits), None)).1
+    tx(
+        card,
+        &apdu([0, 0x20, 0, pin.byte()], &block(pin, digits), None),
+    )
+    .1
 }
 
 /// An operator session over SCP03.
@@ -101,15 +108,26 @@ impl Operator {
         let (resp, sw) = tx(card, &init);
         assert_eq!(sw, 0x9000, "INITIALIZE UPDATE");
         let level = SecurityLevel::from_byte(level).expect("level");
-        let (channel, ext) = HostChannel::open(keys, &host_challenge, &resp, level).expect("card cryptogram");
+        let (channel, ext) =
+            HostChannel::open(keys, &host_challenge, &resp, level).expect("card cryptogram");
         let (_, sw) = tx(card, &ext);
         assert_eq!(sw, 0x9000, "EXTERNAL AUTHENTICATE");
         Self { channel }
     }
 
     /// Sends one wrapped command (chained into 255-byte parts when long); returns plain data and SW.
-    pub fn send(&mut self, card: &mut Card, header: [u8; 4], data: &[u8], le: Option<usize>) -> (Vec<u8>, u16) {
-        let parts: Vec<&[u8]> = if data.len() > 200 { data.chunks(200).collect() } else { vec![data] };
+    pub fn send(
+        &mut self,
+        card: &mut Card,
+        header: [u8; 4],
+        data: &[u8],
+        le: Option<usize>,
+    ) -> (Vec<u8>, u16) {
+        let parts: Vec<&[u8]> = if data.len() > 200 {
+            data.chunks(200).collect()
+        } else {
+            vec![data]
+        };
         let mut last = (Vec::new(), 0);
         for (i, part) in parts.iter().enumerate() {
             let more = i + 1 < parts.len();
@@ -124,7 +142,10 @@ impl Operator {
                 .expect("wrap");
             let (rdata, sw) = tx(card, &buf[..n]);
             let mut plain = vec![0u8; 4200];
-            let m = self.channel.unwrap_response(&rdata, sw, &mut plain).expect("unwrap");
+            let m = self
+                .channel
+                .unwrap_response(&rdata, sw, &mut plain)
+                .expect("unwrap");
             plain.truncate(m);
             last = (plain, sw);
             if more && sw != 0x9000 {
@@ -136,7 +157,10 @@ impl Operator {
 
     pub fn ok(&mut self, card: &mut Card, header: [u8; 4], data: &[u8]) -> Vec<u8> {
         let (d, sw) = self.send(card, header, data, Some(256));
-        assert_eq!(sw, 0x9000, "operator command {header:02X?} answered {sw:04X}");
+        assert_eq!(
+            sw, 0x9000,
+            "operator command {header:02X?} answered {sw:04X}"
+        );
         d
     }
 
@@ -151,7 +175,10 @@ impl Operator {
 
 /// A minimal well-framed DER SEQUENCE of `len` bytes in total, standing in for a certificate.
 pub fn fake_certificate(len: usize, fill: u8) -> Vec<u8> {
-    assert!(len >= 4 + 256 || len < 128 + 2);
+    assert!(
+        !(130..260).contains(&len),
+        "length not supported by this helper"
+    );
     let mut v = if len < 130 {
         vec![0x30, (len - 2) as u8]
     } else {
@@ -186,8 +213,14 @@ pub fn personalise(card: &mut Card, service: ServiceType) {
     expect(card, SELECT, 0x9000);
 }
 
+/// A personalised Business card (built once per test binary, then loaded
+/// from its image).
 pub fn operational() -> Card {
-    let mut card = fresh();
-    personalise(&mut card, ServiceType::Business);
-    card
+    static IMAGE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let image = IMAGE.get_or_init(|| {
+        let mut card = fresh();
+        personalise(&mut card, ServiceType::Business);
+        card.store().image().to_vec()
+    });
+    Applet::new(MemStore::from_image(image).expect("image"), rng(2)).expect("card")
 }
