@@ -30,6 +30,8 @@ pub struct Ctx {
     pub ne: usize,
     /// Whether that APDU used extended lengths.
     pub extended: bool,
+    /// The class the command came with.
+    pub class: ClassKind,
 }
 
 /// Persistent store, randomness and session state: what commands act on.
@@ -67,6 +69,18 @@ impl Chain {
 
     fn data(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Appends one part; more than the contract's 4096 bytes is `6700`.
+    fn append(&mut self, data: &[u8]) -> Result<(), Status> {
+        let end = self.len + data.len();
+        if end > MAX_COMMAND_DATA {
+            return Err(Status::WrongLength);
+        }
+        let dst = self.buf.get_mut(self.len..end).ok_or(Status::WrongLength)?;
+        dst.copy_from_slice(data);
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -165,9 +179,12 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
         self.out.clear();
         let (status, level) = self.dispatch(&apdu);
         let status = self.protect(status, level);
-        // Secure-messaging answers (R-MAC, R-ENC) come whole when Le is absent.
+        // Inside the channel Le counts plain bytes (READ BINARY needs them);
+        // the protected answer, longer by padding and R-MAC, comes in parts of
+        // up to 256 bytes (short Le) or whole (extended Le).
         let ne = match (level, apdu.ne) {
-            (Some(_), 0) => OUT_CAP,
+            (Some(_), 1..) if apdu.extended => 65536,
+            (Some(_), 1..) => 256,
             (_, ne) => ne,
         };
         let (data, status) = self.out.deliver(ne, status);
@@ -216,6 +233,15 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
     /// Class, channel and chain handling; returns the status and, for a
     /// command that came through the secure channel, its level.
     fn dispatch(&mut self, apdu: &Apdu<'_>) -> (Status, Option<SecurityLevel>) {
+        let channel_setup = matches!(
+            (apdu.kind, apdu.ins),
+            (ClassKind::Gp, ins::INITIALIZE_UPDATE)
+                | (ClassKind::GpSecure, ins::EXTERNAL_AUTHENTICATE)
+        );
+        if channel_setup && self.chain.key.is_some() {
+            self.chain.reset();
+            return (Status::LastCommandOfChainExpected, None);
+        }
         match (apdu.kind, apdu.ins) {
             (ClassKind::Gp, ins::INITIALIZE_UPDATE) if !apdu.chained => {
                 self.chain.reset();
@@ -236,17 +262,39 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
             p2: apdu.p2,
             secure,
         };
-        if self.chain.key.is_some_and(|k| k != key) {
+        let breaks_chain = self.chain.key.is_some_and(|k| k != key);
+        if breaks_chain && !(secure && self.core.session.channel_open()) {
             self.chain.reset();
             return (Status::LastCommandOfChainExpected, None);
         }
-        let level = match self.append(apdu, secure) {
-            Ok(level) => level,
-            Err(status) => {
-                self.chain.reset();
-                return (status, None);
+        // A command that came through the open channel is unwrapped first,
+        // whatever follows, so that the card's MAC chaining value and counter
+        // stay in step with the host's.
+        let mut plain = [0u8; OUT_CAP];
+        let unwrapped = if secure {
+            match self.unwrap(apdu, &mut plain) {
+                Ok((n, level)) => plain.get(..n).map(|d| (d, level)),
+                Err(status) => {
+                    self.chain.reset();
+                    return (status, None);
+                }
             }
+        } else {
+            Some((apdu.data, None))
         };
+        let Some((data, level)) = unwrapped else {
+            return (Status::UnspecifiedCheckingError, None);
+        };
+        let appended = if breaks_chain {
+            Err(Status::LastCommandOfChainExpected)
+        } else {
+            self.chain.append(data)
+        };
+        plain.zeroize();
+        if let Err(status) = appended {
+            self.chain.reset();
+            return (status, level);
+        }
         if apdu.chained {
             self.chain.key = Some(key);
             return (Status::Success, level);
@@ -255,9 +303,9 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
             level,
             ne: apdu.ne,
             extended: apdu.extended,
+            class: apdu.kind,
         };
-        let result = match command::parse(apdu.kind, apdu.ins, apdu.p1, apdu.p2, self.chain.data())
-        {
+        let result = match command::parse(apdu.ins, apdu.p1, apdu.p2, self.chain.data()) {
             Ok(cmd) => execute(&mut self.core, cmd, ctx, &mut self.out),
             Err(status) => Err(status),
         };
@@ -265,37 +313,25 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
         (status_of(result), level)
     }
 
-    /// Appends the (unwrapped) data of one APDU to the chain buffer.
-    fn append(&mut self, apdu: &Apdu<'_>, secure: bool) -> Result<Option<SecurityLevel>, Status> {
-        let free = self
-            .chain
-            .buf
-            .get_mut(self.chain.len..)
-            .ok_or(Status::WrongLength)?;
-        let (n, level) = if secure {
-            let session = &mut self.core.session;
-            let Some(channel) = session.channel.as_mut().filter(|c| c.level().is_some()) else {
-                return Err(Status::SecurityStatusNotSatisfied);
-            };
-            let level = channel.level();
-            match channel.unwrap_command(apdu.header(), apdu.extended, apdu.data, free) {
-                Ok(n) => (n, level),
-                Err(_) => {
-                    // A failed MAC closes the channel.
-                    session.channel = None;
-                    return Err(Status::SecurityStatusNotSatisfied);
-                }
-            }
-        } else {
-            let dst = free.get_mut(..apdu.data.len()).ok_or(Status::WrongLength)?;
-            dst.copy_from_slice(apdu.data);
-            (apdu.data.len(), None)
+    /// Verifies and decrypts a command that came through the secure channel.
+    /// Any failure closes the channel.
+    fn unwrap(
+        &mut self,
+        apdu: &Apdu<'_>,
+        plain: &mut [u8],
+    ) -> Result<(usize, Option<SecurityLevel>), Status> {
+        let session = &mut self.core.session;
+        let Some(channel) = session.channel.as_mut().filter(|c| c.level().is_some()) else {
+            return Err(Status::SecurityStatusNotSatisfied);
         };
-        self.chain.len += n;
-        if self.chain.len > MAX_COMMAND_DATA {
-            return Err(Status::WrongLength);
+        let level = channel.level();
+        match channel.unwrap_command(apdu.header(), apdu.extended, apdu.data, plain) {
+            Ok(n) => Ok((n, level)),
+            Err(_) => {
+                session.channel = None;
+                Err(Status::SecurityStatusNotSatisfied)
+            }
         }
-        Ok(level)
     }
 }
 
@@ -314,14 +350,25 @@ fn execute<S: Store, R: CryptoRng>(
     out: &mut Out,
 ) -> Result<(), Status> {
     let lcs = state::life_cycle(&core.store)?;
+    if cmd.is_operator() && ctx.level.is_none() {
+        // Operator commands exist only inside the secure channel, whatever the class.
+        return Err(Status::SecurityStatusNotSatisfied);
+    }
+    if ctx.class == ClassKind::Gp {
+        // Plain GlobalPlatform class: only INITIALIZE UPDATE (handled before parsing).
+        return Err(Status::ClassNotSupported);
+    }
     if lcs == LifeCycle::Terminated
-        && !matches!(cmd, Command::SelectApplet { .. } | Command::GetData { .. })
+        && !matches!(
+            cmd,
+            Command::SelectApplet { .. } | Command::SelectFile { .. } | Command::GetData { .. }
+        )
     {
         return Err(Status::ConditionsOfUseNotSatisfied);
     }
     if cmd.is_operator() {
         let level = ctx.level.ok_or(Status::SecurityStatusNotSatisfied)?;
-        if cmd.carries_secrets() && !level.c_decryption() {
+        if cmd.carries_pin_values() && !level.c_decryption() {
             return Err(Status::SecurityStatusNotSatisfied);
         }
     }

@@ -11,6 +11,8 @@ pub struct Session {
     pub pin1_verified: bool,
     /// PIN2 verified and not yet used by a PSO: COMPUTE DIGITAL SIGNATURE.
     pub pin2_verified: bool,
+    /// PUK verified in this card session (authorises nothing by itself).
+    pub puk_verified: bool,
     /// Authentication key selected by MSE: SET AT.
     pub auth_key: KeyRef,
     /// Signing key selected by MSE: SET DST.
@@ -26,6 +28,7 @@ impl Default for Session {
         Self {
             pin1_verified: false,
             pin2_verified: false,
+            puk_verified: false,
             auth_key: KeyRef::DEFAULT_AUTHENTICATION,
             sign_key: KeyRef::DEFAULT_SIGNING,
             current_ef: None,

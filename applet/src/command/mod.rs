@@ -12,7 +12,6 @@ pub use channel::{external_authenticate, initialize_update};
 
 use rand_core::CryptoRng;
 
-use crate::apdu::ClassKind;
 use crate::applet::{Core, Ctx};
 use crate::objects::LifeCycle;
 use crate::objects::{CertificateFid, KeyRef, Service};
@@ -175,9 +174,10 @@ impl Command<'_> {
         )
     }
 
-    /// Whether the command carries secrets and so needs C-DECRYPTION.
-    pub fn carries_secrets(&self) -> bool {
-        matches!(self, Self::SetPin { .. } | Self::PutKey { .. })
+    /// Whether the command carries PIN values and so needs C-DECRYPTION.
+    /// (PUT KEY carries keys encrypted under K-DEK, as GlobalPlatform does.)
+    pub fn carries_pin_values(&self) -> bool {
+        matches!(self, Self::SetPin { .. })
     }
 }
 
@@ -270,18 +270,8 @@ fn two_blocks(first: PinRef, second: PinRef, data: &[u8]) -> Result<(PinBlock, P
     Ok((block(first, a)?, block(second, b)?))
 }
 
-/// Parses a framed command of class `kind` with its (plain, complete) data.
-pub fn parse(
-    kind: ClassKind,
-    ins_byte: u8,
-    p1: u8,
-    p2: u8,
-    data: &[u8],
-) -> Result<Command<'_>, Status> {
-    if kind == ClassKind::Gp {
-        // Plain GlobalPlatform class: only INITIALIZE UPDATE, handled by the channel layer.
-        return Err(Status::ClassNotSupported);
-    }
+/// Parses a command with its (plain, complete) data.
+pub fn parse(ins_byte: u8, p1: u8, p2: u8, data: &[u8]) -> Result<Command<'_>, Status> {
     let cmd = match (ins_byte, p1) {
         (ins::SELECT, p::SELECT_BY_NAME) => match p2 {
             p::SELECT_RETURN_FCI | p::SELECT_NO_DATA => Command::SelectApplet {

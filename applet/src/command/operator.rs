@@ -159,8 +159,10 @@ pub fn terminate<S: Store, R>(core: &mut Core<S, R>) -> Result<(), Status> {
     transact(&mut core.store, |s| {
         Ok(s.write(RecordId::LifeCycle, &[LifeCycle::Terminated.byte()])?)
     })?;
-    core.session.pin1_verified = false;
-    core.session.pin2_verified = false;
+    core.session = crate::session::Session {
+        channel: core.session.channel.take(),
+        ..Default::default()
+    };
     Ok(())
 }
 

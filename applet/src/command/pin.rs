@@ -41,7 +41,7 @@ fn set_verified<S, R>(core: &mut Core<S, R>, pin: PinRef, verified: bool) {
     match pin {
         PinRef::Pin1 => core.session.pin1_verified = verified,
         PinRef::Pin2 => core.session.pin2_verified = verified,
-        PinRef::Puk => {}
+        PinRef::Puk => core.session.puk_verified = verified,
     }
 }
 
@@ -49,7 +49,7 @@ fn verified<S, R>(core: &Core<S, R>, pin: PinRef) -> bool {
     match pin {
         PinRef::Pin1 => core.session.pin1_verified,
         PinRef::Pin2 => core.session.pin2_verified,
-        PinRef::Puk => false,
+        PinRef::Puk => core.session.puk_verified,
     }
 }
 

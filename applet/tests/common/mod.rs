@@ -40,6 +40,17 @@ pub fn tx(card: &mut Card, capdu: &[u8]) -> (Vec<u8>, u16) {
     (r.data.to_vec(), r.sw())
 }
 
+/// Sends raw bytes and follows `61xx` with GET RESPONSE; returns all data and the final SW.
+pub fn tx_all(card: &mut Card, capdu: &[u8]) -> (Vec<u8>, u16) {
+    let (mut data, mut sw) = tx(card, capdu);
+    while sw & 0xFF00 == 0x6100 {
+        let (more, next) = tx(card, &[0x00, 0xC0, 0x00, 0x00, sw as u8]);
+        data.extend(more);
+        sw = next;
+    }
+    (data, sw)
+}
+
 /// Sends hex, returns (data, sw).
 pub fn txh(card: &mut Card, capdu: &str) -> (Vec<u8>, u16) {
     tx(card, &h(capdu))
@@ -140,7 +151,7 @@ impl Operator {
                 .channel
                 .wrap_command(hdr, part, if more { None } else { le }, &mut buf)
                 .expect("wrap");
-            let (rdata, sw) = tx(card, &buf[..n]);
+            let (rdata, sw) = tx_all(card, &buf[..n]);
             let mut plain = vec![0u8; 4200];
             let m = self
                 .channel

@@ -1,0 +1,711 @@
+//! APDU-transcript tests: every `*.apdu` file under `test-vectors/apdu/` is
+//! replayed against its own fresh card, and each response is matched against
+//! the expectation written in the file. The format is documented in
+//! `test-vectors/apdu/README.md`.
+//!
+//! All failures of all files are collected and reported together, each with
+//! `file:line`, the expected and the received R-APDU. A transcript that does
+//! not parse is a failure, and so is an empty transcript directory.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use asan_applet::apdu::Apdu;
+use asan_applet::scp03::host::HostChannel;
+use asan_applet::scp03::{SecurityLevel, StaticKeys};
+use asan_applet::{Applet, MemStore, ServiceType};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+type Card = Applet<MemStore, ChaCha20Rng>;
+
+/// Host challenge of every `! scp` session.
+const HOST_CHALLENGE: [u8; 8] = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
+
+/// The status words of section 5 of the contract, as written there.
+const CONTRACT_SWS: [&str; 18] = [
+    "9000", "61xx", "6Cxx", "63Cx", "6700", "6881", "6883", "6982", "6983", "6985", "6A80", "6A82",
+    "6A86", "6A88", "6B00", "6D00", "6E00", "6F00",
+];
+
+// ---------------------------------------------------------------------------
+// Transcript model and parser
+// ---------------------------------------------------------------------------
+
+/// One element of an expected response's data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Item {
+    /// These exact bytes.
+    Lit(Vec<u8>),
+    /// Exactly this many arbitrary bytes (`*N`).
+    Any(usize),
+    /// Any number of arbitrary bytes, also none (`*`).
+    Star,
+}
+
+/// An expected R-APDU.
+#[derive(Clone, Debug)]
+struct Expected {
+    data: Vec<Item>,
+    sw: u16,
+    text: String,
+}
+
+#[derive(Clone, Debug)]
+enum Directive {
+    Fresh,
+    Personalise(ServiceType),
+    Reset,
+    PowerCycle,
+    PowerCut(usize),
+    Scp { level: u8, keys: StaticKeys },
+    ScpEnd,
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Exchange {
+        line: usize,
+        command: Vec<u8>,
+        text: String,
+        secure: bool,
+        tamper: bool,
+        expected: Expected,
+    },
+    Directive {
+        line: usize,
+        directive: Directive,
+    },
+}
+
+/// Parses hex with whitespace and `XX{N}` repetitions (N copies of byte XX).
+fn parse_hex_token(token: &str) -> Result<Vec<u8>, String> {
+    let (hex, repeat) = match token.split_once('{') {
+        Some((h, rest)) => {
+            let n = rest
+                .strip_suffix('}')
+                .ok_or_else(|| format!("unterminated repetition in {token:?}"))?;
+            let n: usize = n
+                .parse()
+                .map_err(|_| format!("bad repetition count in {token:?}"))?;
+            (h, Some(n))
+        }
+        None => (token, None),
+    };
+    let mut bytes = hex::decode(hex).map_err(|e| format!("bad hex {hex:?}: {e}"))?;
+    if let Some(n) = repeat {
+        let last = bytes
+            .pop()
+            .ok_or_else(|| format!("repetition without a byte in {token:?}"))?;
+        bytes.extend(std::iter::repeat_n(last, n));
+    }
+    Ok(bytes)
+}
+
+/// A C-APDU: hex tokens (spaces allowed) and `XX{N}` repetitions.
+fn parse_command(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    for token in text.split_whitespace() {
+        out.extend(parse_hex_token(token)?);
+    }
+    Ok(out)
+}
+
+/// An expected R-APDU: data items, then the status word as the last two
+/// literal bytes.
+fn parse_expected(text: &str) -> Result<Expected, String> {
+    let mut items: Vec<Item> = Vec::new();
+    for token in text.split_whitespace() {
+        if let Some(n) = token.strip_prefix('*') {
+            if n.is_empty() {
+                items.push(Item::Star);
+            } else {
+                let n: usize = n.parse().map_err(|_| format!("bad matcher {token:?}"))?;
+                items.push(Item::Any(n));
+            }
+        } else {
+            let bytes = parse_hex_token(token)?;
+            match items.last_mut() {
+                Some(Item::Lit(prev)) => prev.extend(bytes),
+                _ => items.push(Item::Lit(bytes)),
+            }
+        }
+    }
+    let sw = match items.last_mut() {
+        Some(Item::Lit(bytes)) if bytes.len() >= 2 => {
+            let lo = bytes.pop().unwrap_or(0);
+            let hi = bytes.pop().unwrap_or(0);
+            u16::from_be_bytes([hi, lo])
+        }
+        _ => return Err("an expected response must end with a literal status word".into()),
+    };
+    if matches!(items.last(), Some(Item::Lit(b)) if b.is_empty()) {
+        items.pop();
+    }
+    Ok(Expected {
+        data: items,
+        sw,
+        text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+    })
+}
+
+fn parse_key(s: &str) -> Result<[u8; 16], String> {
+    parse_hex_token(s)?
+        .try_into()
+        .map_err(|_| format!("a key must be 16 bytes: {s:?}"))
+}
+
+fn parse_directive(text: &str) -> Result<Directive, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        ["fresh"] => Ok(Directive::Fresh),
+        ["personalise", service] => {
+            let service = match *service {
+                "citizen" => ServiceType::Citizen,
+                "business" => ServiceType::Business,
+                "government" => ServiceType::Governmental,
+                other => return Err(format!("unknown service {other:?}")),
+            };
+            Ok(Directive::Personalise(service))
+        }
+        ["reset"] => Ok(Directive::Reset),
+        ["power-cycle"] => Ok(Directive::PowerCycle),
+        ["power-cut", n] => n
+            .parse()
+            .map(Directive::PowerCut)
+            .map_err(|_| format!("bad write count {n:?}")),
+        ["scp-end"] => Ok(Directive::ScpEnd),
+        ["scp", level, rest @ ..] => {
+            let level =
+                u8::from_str_radix(level, 16).map_err(|_| format!("bad level {level:?}"))?;
+            if SecurityLevel::from_byte(level).is_none() {
+                return Err(format!("unsupported level {level:02X}"));
+            }
+            let keys = match rest {
+                [] => StaticKeys::default_test_keys(),
+                ["keys", enc, mac, dek, kvn] => StaticKeys {
+                    enc: parse_key(enc)?,
+                    mac: parse_key(mac)?,
+                    dek: parse_key(dek)?,
+                    kvn: u8::from_str_radix(kvn, 16).map_err(|_| format!("bad kvn {kvn:?}"))?,
+                },
+                _ => return Err("usage: ! scp <level> [keys <enc> <mac> <dek> <kvn>]".into()),
+            };
+            Ok(Directive::Scp { level, keys })
+        }
+        _ => Err(format!("unknown directive {text:?}")),
+    }
+}
+
+/// Parses a whole transcript; the error names the line.
+fn parse_transcript(source: &str) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::new();
+    let mut pending: Option<(usize, Vec<u8>, String, bool, bool)> = None;
+    let mut tamper_next = false;
+    for (i, raw) in source.lines().enumerate() {
+        let line = i + 1;
+        let text = raw.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        let fail = |msg: String| format!("line {line}: {msg}");
+        if let Some(rest) = text.strip_prefix("<<").or_else(|| text.strip_prefix('<')) {
+            let secure = text.starts_with("<<");
+            let Some((cmd_line, command, cmd_text, cmd_secure, tamper)) = pending.take() else {
+                return Err(fail("response without a command".into()));
+            };
+            if secure != cmd_secure {
+                return Err(fail("`<<` answers `>>`, `<` answers `>`".into()));
+            }
+            let expected = parse_expected(rest).map_err(fail)?;
+            steps.push(Step::Exchange {
+                line: cmd_line,
+                command,
+                text: cmd_text,
+                secure,
+                tamper,
+                expected,
+            });
+            continue;
+        }
+        if let Some((l, ..)) = &pending {
+            return Err(fail(format!(
+                "the command of line {l} has no expected response"
+            )));
+        }
+        if let Some(rest) = text.strip_prefix(">>").or_else(|| text.strip_prefix('>')) {
+            let secure = text.starts_with(">>");
+            let command = parse_command(rest).map_err(fail)?;
+            if tamper_next && !secure {
+                return Err(fail("`! tamper` must be followed by a `>>` command".into()));
+            }
+            let text = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+            pending = Some((line, command, text, secure, tamper_next));
+            tamper_next = false;
+        } else if let Some(rest) = text.strip_prefix('!') {
+            if tamper_next {
+                return Err(fail("`! tamper` must be followed by a `>>` command".into()));
+            }
+            if rest.trim() == "tamper" {
+                tamper_next = true;
+            } else {
+                let directive = parse_directive(rest).map_err(fail)?;
+                steps.push(Step::Directive { line, directive });
+            }
+        } else {
+            return Err(fail(format!("cannot parse {text:?}")));
+        }
+    }
+    if let Some((l, ..)) = pending {
+        return Err(format!("line {l}: command without an expected response"));
+    }
+    if tamper_next {
+        return Err("`! tamper` at the end of the file".into());
+    }
+    Ok(steps)
+}
+
+// ---------------------------------------------------------------------------
+// Matching
+// ---------------------------------------------------------------------------
+
+fn matches(items: &[Item], data: &[u8]) -> bool {
+    match items.split_first() {
+        None => data.is_empty(),
+        Some((Item::Lit(bytes), rest)) => {
+            data.starts_with(bytes) && matches(rest, data.get(bytes.len()..).unwrap_or(&[]))
+        }
+        Some((Item::Any(n), rest)) => {
+            data.len() >= *n && matches(rest, data.get(*n..).unwrap_or(&[]))
+        }
+        Some((Item::Star, rest)) => {
+            (0..=data.len()).any(|k| matches(rest, data.get(k..).unwrap_or(&[])))
+        }
+    }
+}
+
+fn show(data: &[u8], sw: u16) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "{}", hex::encode_upper(data));
+    if !data.is_empty() {
+        s.push(' ');
+    }
+    let _ = write!(s, "{sw:04X}");
+    if data.len() > 48 {
+        let _ = write!(s, " ({} data bytes)", data.len());
+    }
+    s
+}
+
+fn shorten(s: &str) -> String {
+    if s.len() > 200 {
+        let head: String = s.chars().take(200).collect();
+        format!("{head}…({} chars)", s.len())
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The SW as written in section 5 of the contract (`61xx`, `6Cxx`, `63Cx` for the families).
+fn sw_class(sw: u16) -> String {
+    match sw {
+        0x6100..=0x61FF => "61xx".into(),
+        0x6C00..=0x6CFF => "6Cxx".into(),
+        0x63C0..=0x63CF => "63Cx".into(),
+        _ => format!("{sw:04X}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Runner
+// ---------------------------------------------------------------------------
+
+struct Runner {
+    card: Option<Card>,
+    host: Option<HostChannel>,
+    seed: u64,
+    failures: Vec<String>,
+    file: String,
+}
+
+impl Runner {
+    fn new(file: String) -> Self {
+        let mut r = Self {
+            card: None,
+            host: None,
+            seed: 0,
+            failures: Vec::new(),
+            file,
+        };
+        r.fresh(0);
+        r
+    }
+
+    fn fail(&mut self, line: usize, msg: String) {
+        self.failures.push(format!("{}:{line}: {msg}", self.file));
+    }
+
+    fn next_rng(&mut self) -> ChaCha20Rng {
+        self.seed += 1;
+        ChaCha20Rng::seed_from_u64(self.seed)
+    }
+
+    fn fresh(&mut self, line: usize) {
+        self.host = None;
+        let rng = self.next_rng();
+        match Applet::new(MemStore::new(), rng) {
+            Ok(card) => self.card = Some(card),
+            Err(e) => {
+                self.card = None;
+                self.fail(line, format!("cannot create a fresh card: {e:?}"));
+            }
+        }
+    }
+
+    /// Sends raw bytes; `None` when there is no card.
+    fn tx(&mut self, capdu: &[u8]) -> Option<(Vec<u8>, u16)> {
+        let card = self.card.as_mut()?;
+        let r = card.process(capdu);
+        Some((r.data.to_vec(), r.sw()))
+    }
+
+    /// Wraps a plain C-APDU with the host channel, sends it, unwraps the answer.
+    fn tx_secure(&mut self, plain: &[u8], tamper: bool) -> Result<(Vec<u8>, u16), String> {
+        let apdu =
+            Apdu::parse(plain).map_err(|s| format!("plain command does not frame: {s:?}"))?;
+        let le = (apdu.ne != 0).then_some(apdu.ne);
+        let host = self
+            .host
+            .as_mut()
+            .ok_or("no host channel: use `! scp <level>` first")?;
+        let mut wrapped = vec![0u8; 4400];
+        let n = host
+            .wrap_command(apdu.header(), apdu.data, le, &mut wrapped)
+            .map_err(|e| format!("host cannot wrap: {e}"))?;
+        wrapped.truncate(n);
+        if tamper {
+            // Corrupt the first byte of the data field (short or extended Lc):
+            // the C-MAC no longer verifies.
+            let at = if wrapped.get(4) == Some(&0) { 7 } else { 5 };
+            if let Some(b) = wrapped.get_mut(at) {
+                *b ^= 0x01;
+            }
+        }
+        let (mut data, mut sw) = self.tx(&wrapped).ok_or("no card")?;
+        // A protected answer longer than Le comes in parts: collect them
+        // before unwrapping, as a host's APDU layer does.
+        while sw & 0xFF00 == 0x6100 {
+            let (more, next) = self
+                .tx(&[0x00, 0xC0, 0x00, 0x00, sw as u8])
+                .ok_or("no card")?;
+            data.extend(more);
+            sw = next;
+        }
+        let host = self.host.as_mut().ok_or("no host channel")?;
+        let mut plain_out = vec![0u8; 4400];
+        let m = host
+            .unwrap_response(&data, sw, &mut plain_out)
+            .map_err(|e| format!("host cannot unwrap the answer {}: {e}", show(&data, sw)))?;
+        plain_out.truncate(m);
+        Ok((plain_out, sw))
+    }
+
+    fn open_scp(&mut self, level: u8, keys: &StaticKeys) -> Result<(), String> {
+        self.host = None;
+        let init = HostChannel::initialize_update_apdu(keys.kvn, &HOST_CHALLENGE);
+        let (resp, sw) = self.tx(&init).ok_or("no card")?;
+        if sw != 0x9000 {
+            return Err(format!("INITIALIZE UPDATE answered {}", show(&resp, sw)));
+        }
+        let level = SecurityLevel::from_byte(level).ok_or("unsupported level")?;
+        let (channel, ext) = HostChannel::open(keys, &HOST_CHALLENGE, &resp, level)
+            .map_err(|e| format!("host refuses the INITIALIZE UPDATE answer: {e}"))?;
+        let (data, sw) = self.tx(&ext).ok_or("no card")?;
+        if sw != 0x9000 {
+            return Err(format!(
+                "EXTERNAL AUTHENTICATE answered {}",
+                show(&data, sw)
+            ));
+        }
+        self.host = Some(channel);
+        Ok(())
+    }
+
+    /// One operator command inside the open channel; must answer 9000.
+    fn op(&mut self, what: &str, plain: &[u8]) -> Result<Vec<u8>, String> {
+        let (data, sw) = self.tx_secure(plain, false)?;
+        if sw != 0x9000 {
+            return Err(format!("{what} answered {}", show(&data, sw)));
+        }
+        Ok(data)
+    }
+
+    /// The standard personalisation (as `tests/common::personalise`):
+    /// PINs 1234 / 12345 / 12345678, both keys and a 600-byte certificate
+    /// (`30 82 02 54` then the profile number repeated) for every profile the
+    /// service allows, service active, activated, then SELECT.
+    fn personalise(&mut self, service: ServiceType) -> Result<(), String> {
+        self.open_scp(0x33, &StaticKeys::default_test_keys())?;
+        for (pin, digits) in [
+            (0x81u8, &b"1234"[..]),
+            (0x82, b"12345"),
+            (0x83, b"12345678"),
+        ] {
+            let mut block = [0xFFu8; 8];
+            block[..digits.len()].copy_from_slice(digits);
+            let mut cmd = vec![0x80, 0x2C, 0x02, pin, 8];
+            cmd.extend(block);
+            self.op("set PIN", &cmd)?;
+        }
+        let profiles: &[u8] = match service {
+            ServiceType::Citizen => &[1],
+            ServiceType::Business => &[1, 2],
+            ServiceType::Governmental => &[1, 3],
+        };
+        for &p in profiles {
+            for usage in [0x10u8, 0x20] {
+                self.op("generate key pair", &[0x80, 0x47, 0x80, usage | p, 0x00])?;
+                let mut cert = vec![0x30, 0x82, 0x02, 0x54];
+                cert.resize(600, p);
+                let mut cmd = vec![0x80, 0xDA, 0xA0 | p, usage >> 4, 0x00, 0x02, 0x58];
+                cmd.extend(cert);
+                self.op("write certificate", &cmd)?;
+            }
+        }
+        self.op(
+            "set service",
+            &[0x80, 0xDA, 0x00, 0x43, 0x02, service as u8, 0x01],
+        )?;
+        self.op("activate", &[0x80, 0x44, 0x00, 0x00])?;
+        self.host = None;
+        let select = parse_command("00A4040C0AF04153414E494D5A4101")?;
+        match self.tx(&select) {
+            Some((_, 0x9000)) => Ok(()),
+            Some((d, sw)) => Err(format!("SELECT answered {}", show(&d, sw))),
+            None => Err("no card".into()),
+        }
+    }
+
+    fn directive(&mut self, line: usize, directive: &Directive) {
+        match directive {
+            Directive::Fresh => self.fresh(line),
+            Directive::Personalise(service) => {
+                if let Err(e) = self.personalise(*service) {
+                    self.fail(line, format!("personalisation failed: {e}"));
+                }
+            }
+            Directive::Reset => match self.card.as_mut() {
+                Some(card) => card.reset(),
+                None => self.fail(line, "no card".into()),
+            },
+            Directive::PowerCycle => {
+                let Some(card) = self.card.take() else {
+                    self.fail(line, "no card".into());
+                    return;
+                };
+                let mut store = card.into_store();
+                if let Err(e) = store.power_cycle() {
+                    self.fail(line, format!("store recovery failed: {e:?}"));
+                }
+                let rng = self.next_rng();
+                match Applet::new(store, rng) {
+                    Ok(card) => self.card = Some(card),
+                    Err(e) => self.fail(line, format!("card does not power up: {e:?}")),
+                }
+            }
+            Directive::PowerCut(n) => match self.card.as_mut() {
+                Some(card) => card.store_mut().fail_after(Some(*n)),
+                None => self.fail(line, "no card".into()),
+            },
+            Directive::Scp { level, keys } => {
+                if let Err(e) = self.open_scp(*level, keys) {
+                    self.fail(line, format!("cannot open SCP03 at level {level:02X}: {e}"));
+                }
+            }
+            Directive::ScpEnd => self.host = None,
+        }
+    }
+
+    fn run(&mut self, steps: &[Step]) {
+        for step in steps {
+            match step {
+                Step::Directive { line, directive } => self.directive(*line, directive),
+                Step::Exchange {
+                    line,
+                    command,
+                    text,
+                    secure,
+                    tamper,
+                    expected,
+                } => {
+                    let (arrow, back) = if *secure { (">>", "<<") } else { (">", "<") };
+                    let got = if *secure {
+                        self.tx_secure(command, *tamper)
+                    } else {
+                        self.tx(command).ok_or_else(|| "no card".to_owned())
+                    };
+                    match got {
+                        Ok((data, sw)) => {
+                            if sw != expected.sw || !matches(&expected.data, &data) {
+                                self.fail(
+                                    *line,
+                                    format!(
+                                        "{arrow} {}\n      expected {back} {}\n      got      {back} {}",
+                                        shorten(text),
+                                        shorten(&expected.text),
+                                        shorten(&show(&data, sw))
+                                    ),
+                                );
+                            }
+                        }
+                        Err(e) => self.fail(*line, format!("{arrow} {}: {e}", shorten(text))),
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+fn transcript_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/apdu")
+}
+
+/// Every `*.apdu` file, sorted; an error if there are none.
+fn transcript_files() -> Result<Vec<PathBuf>, String> {
+    let dir = transcript_dir();
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|x| x == "apdu") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no *.apdu transcripts in {}", dir.display()));
+    }
+    Ok(files)
+}
+
+fn file_name(path: &Path) -> String {
+    format!(
+        "test-vectors/apdu/{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    )
+}
+
+/// Parses every transcript; parse errors are collected as failures.
+fn parse_all(failures: &mut Vec<String>) -> Vec<(String, Vec<Step>)> {
+    let mut out = Vec::new();
+    let files = match transcript_files() {
+        Ok(files) => files,
+        Err(e) => {
+            failures.push(e);
+            return out;
+        }
+    };
+    for path in files {
+        let name = file_name(&path);
+        match std::fs::read_to_string(&path) {
+            Err(e) => failures.push(format!("{name}: cannot read: {e}")),
+            Ok(source) => match parse_transcript(&source) {
+                Err(e) => failures.push(format!("{name}: parse error: {e}")),
+                Ok(steps) if steps.is_empty() => failures.push(format!("{name}: no steps")),
+                Ok(steps) => out.push((name, steps)),
+            },
+        }
+    }
+    out
+}
+
+fn report(what: &str, failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} {what}:\n\n{}\n",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn transcripts_pass() {
+    let mut failures = Vec::new();
+    let mut exchanges = 0;
+    for (name, steps) in parse_all(&mut failures) {
+        exchanges += steps
+            .iter()
+            .filter(|s| matches!(s, Step::Exchange { .. }))
+            .count();
+        let mut runner = Runner::new(name);
+        runner.run(&steps);
+        failures.extend(runner.failures);
+    }
+    println!("{exchanges} exchanges replayed");
+    report("transcript failures", &failures);
+}
+
+#[test]
+fn every_contract_status_word_is_covered() {
+    let mut failures = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (name, steps) in parse_all(&mut failures) {
+        for step in &steps {
+            if let Step::Exchange { line, expected, .. } = step {
+                let class = sw_class(expected.sw);
+                if !CONTRACT_SWS.contains(&class.as_str()) {
+                    failures.push(format!(
+                        "{name}:{line}: expects {class}, which is not a status word of the contract"
+                    ));
+                }
+                seen.insert(class);
+            }
+        }
+    }
+    for sw in CONTRACT_SWS {
+        if !seen.contains(sw) {
+            failures.push(format!("no transcript expects {sw}"));
+        }
+    }
+    report("status-word coverage problems", &failures);
+}
+
+#[test]
+fn format_parser_and_matcher() {
+    let e = parse_expected("7F49 43 86 41 04 *64 9000").expect("parses");
+    assert_eq!(e.sw, 0x9000);
+    let mut key = vec![0x7F, 0x49, 0x43, 0x86, 0x41, 0x04];
+    key.extend([7u8; 64]);
+    assert!(matches(&e.data, &key));
+    assert!(!matches(&e.data, &key[..69]));
+    let e = parse_expected("63C2").expect("parses");
+    assert!(e.data.is_empty() && e.sw == 0x63C2);
+    assert!(matches(&e.data, &[]));
+    let e = parse_expected("30 * 01 9000").expect("parses");
+    assert!(matches(&e.data, &[0x30, 0x01]));
+    assert!(matches(&e.data, &[0x30, 5, 6, 0x01]));
+    assert!(!matches(&e.data, &[0x30, 5, 6]));
+    assert_eq!(
+        parse_command("00 B0 AB{3} 01").ok(),
+        Some(vec![0, 0xB0, 0xAB, 0xAB, 0xAB, 1])
+    );
+    assert!(parse_expected("*8").is_err());
+    assert!(parse_transcript("> 00A4").is_err());
+    assert!(parse_transcript("< 9000").is_err());
+    assert!(parse_transcript("> 00 ZZ\n< 9000").is_err());
+    assert!(parse_transcript("! tamper\n> 00\n< 9000").is_err());
+    assert!(parse_transcript(">> 00CA00C200\n< 9000").is_err());
+    assert!(parse_transcript("! bogus").is_err());
+    assert!(parse_transcript("! scp 02").is_err());
+    assert!(parse_transcript("# c\n\n! fresh\n> 00CA00C200\n< C2 01 03 9000").is_ok());
+}

@@ -1,0 +1,203 @@
+//! Connector to the vpcd driver of pcscd (Debian package `vsmartcard-vpcd`).
+//!
+//! vpcd listens on a TCP port per virtual reader slot (35963, 35964, …);
+//! the virtual card connects to it. Every message is a 2-byte big-endian
+//! length and a payload. A 1-byte payload is a control message — `00` power
+//! off, `01` power on, `02` reset, `04` get ATR (answered with the ATR);
+//! any longer payload is a C-APDU, answered with the R-APDU.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use asan_applet::store::Store;
+
+use crate::card::VirtualCard;
+
+/// The default vpcd address (first slot).
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:35963";
+
+/// Control messages from vpcd.
+pub mod control {
+    /// Power off.
+    pub const POWER_OFF: u8 = 0x00;
+    /// Power on.
+    pub const POWER_ON: u8 = 0x01;
+    /// Reset.
+    pub const RESET: u8 = 0x02;
+    /// Get the ATR.
+    pub const GET_ATR: u8 = 0x04;
+}
+
+/// How often a blocked read wakes up to look at the shutdown flag.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Outcome of reading one message.
+enum Incoming {
+    Message(Vec<u8>),
+    Closed,
+    Shutdown,
+}
+
+/// Reads exactly `buf.len()` bytes, waking up on timeouts to check `stop`
+/// only before the first byte (a message once begun is read to its end).
+fn read_full(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    stop: &AtomicBool,
+    started: bool,
+) -> io::Result<Option<()>> {
+    let mut filled = 0;
+    let mut begun = started;
+    while filled < buf.len() {
+        let Some(rest) = buf.get_mut(filled..) else {
+            break;
+        };
+        match stream.read(rest) {
+            Ok(0) => return Ok(None),
+            Ok(n) => {
+                filled += n;
+                begun = true;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if !begun && stop.load(Ordering::Relaxed) {
+                    return Err(io::Error::new(io::ErrorKind::Interrupted, "shutdown"));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(()))
+}
+
+fn read_message(stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<Incoming> {
+    let mut len = [0u8; 2];
+    match read_full(stream, &mut len, stop, false) {
+        Ok(Some(())) => {}
+        Ok(None) => return Ok(Incoming::Closed),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Incoming::Shutdown),
+        Err(e) => return Err(e),
+    }
+    let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    match read_full(stream, &mut payload, stop, true)? {
+        Some(()) => Ok(Incoming::Message(payload)),
+        None => Ok(Incoming::Closed),
+    }
+}
+
+fn write_message(stream: &mut TcpStream, payload: &[u8]) -> io::Result<()> {
+    let len = u16::try_from(payload.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "message over 65535 bytes"))?;
+    let mut msg = Vec::with_capacity(payload.len() + 2);
+    msg.extend_from_slice(&len.to_be_bytes());
+    msg.extend_from_slice(payload);
+    stream.write_all(&msg)?;
+    stream.flush()
+}
+
+/// Why a session with vpcd ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// vpcd closed the connection (pcscd stopped or restarted).
+    Closed,
+    /// Shutdown was requested.
+    Shutdown,
+}
+
+/// Serves one connection until vpcd closes it or `stop` is set. The card is
+/// powered off when the session ends, as when a card leaves a reader.
+pub fn serve<S: Store>(
+    card: &mut VirtualCard<S>,
+    stream: &mut TcpStream,
+    stop: &AtomicBool,
+) -> io::Result<SessionEnd> {
+    stream.set_read_timeout(Some(POLL))?;
+    stream.set_nodelay(true)?;
+    let result = loop {
+        let msg = match read_message(stream, stop) {
+            Ok(Incoming::Message(m)) => m,
+            Ok(Incoming::Closed) => break Ok(SessionEnd::Closed),
+            Ok(Incoming::Shutdown) => break Ok(SessionEnd::Shutdown),
+            Err(e) => break Err(e),
+        };
+        let reply = match msg.as_slice() {
+            [control::POWER_OFF] => {
+                card.power_off();
+                None
+            }
+            [control::POWER_ON] => {
+                card.power_on();
+                None
+            }
+            [control::RESET] => {
+                card.reset();
+                None
+            }
+            [control::GET_ATR] => Some(card.atr().to_vec()),
+            [_] => None,
+            capdu => Some(match card.transmit(capdu) {
+                Ok(r) => r,
+                // vpcd sends APDUs only to a powered card; answer as a mute card would not.
+                Err(_) => vec![0x6F, 0x00],
+            }),
+        };
+        if let Some(reply) = reply
+            && let Err(e) = write_message(stream, &reply)
+        {
+            break Err(e);
+        }
+    };
+    card.power_off();
+    result
+}
+
+/// Serves vpcd at `address` until `stop` is set: connects, serves, and
+/// reconnects with back-off (0.1 s doubling to 5 s) whenever vpcd is not
+/// there or goes away, as when pcscd restarts. `log` receives one line per
+/// connection event.
+pub fn run<S: Store>(
+    card: &mut VirtualCard<S>,
+    address: &str,
+    stop: &Arc<AtomicBool>,
+    log: &mut dyn FnMut(&str),
+) {
+    let mut backoff = Duration::from_millis(100);
+    let mut last_error = String::new();
+    while !stop.load(Ordering::Relaxed) {
+        match TcpStream::connect(address) {
+            Ok(mut stream) => {
+                backoff = Duration::from_millis(100);
+                last_error.clear();
+                log(&format!("connected to vpcd at {address}"));
+                match serve(card, &mut stream, stop) {
+                    Ok(SessionEnd::Shutdown) => break,
+                    Ok(SessionEnd::Closed) => log("vpcd closed the connection; reconnecting"),
+                    Err(e) => log(&format!("connection to vpcd lost ({e}); reconnecting")),
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                if msg != last_error {
+                    log(&format!(
+                        "cannot reach vpcd at {address} ({msg}); is pcscd running with vsmartcard-vpcd? retrying"
+                    ));
+                    last_error = msg;
+                }
+                let mut waited = Duration::ZERO;
+                while waited < backoff && !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    waited += Duration::from_millis(50);
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
