@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use asan_applet::store::Store;
 
@@ -33,12 +33,18 @@ pub mod control {
 
 /// How often a blocked read wakes up to look at the shutdown flag.
 const POLL: Duration = Duration::from_millis(200);
+/// pcscd asks for the ATR several times a second to see whether the card is
+/// still there. A connection that stays silent longer than this was accepted
+/// by vpcd but is not being served (this happens when a card reconnects while
+/// vpcd is still dropping its previous connection): reconnect.
+const SILENCE: Duration = Duration::from_secs(3);
 
 /// Outcome of reading one message.
 enum Incoming {
     Message(Vec<u8>),
     Closed,
     Shutdown,
+    Silent,
 }
 
 /// Reads exactly `buf.len()` bytes, waking up on timeouts to check `stop`
@@ -51,6 +57,7 @@ fn read_full(
 ) -> io::Result<Option<()>> {
     let mut filled = 0;
     let mut begun = started;
+    let since = Instant::now();
     while filled < buf.len() {
         let Some(rest) = buf.get_mut(filled..) else {
             break;
@@ -70,6 +77,9 @@ fn read_full(
                 if !begun && stop.load(Ordering::Relaxed) {
                     return Err(io::Error::new(io::ErrorKind::Interrupted, "shutdown"));
                 }
+                if !begun && since.elapsed() > SILENCE {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "silent"));
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -84,6 +94,7 @@ fn read_message(stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<Incomin
         Ok(Some(())) => {}
         Ok(None) => return Ok(Incoming::Closed),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Incoming::Shutdown),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Incoming::Silent),
         Err(e) => return Err(e),
     }
     let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
@@ -103,6 +114,26 @@ fn write_message(stream: &mut TcpStream, payload: &[u8]) -> io::Result<()> {
     stream.flush()
 }
 
+/// One trace line for an exchange: the header, the lengths and the status
+/// word — never the data, which may hold PIN blocks.
+pub fn describe(capdu: &[u8], rapdu: &[u8]) -> String {
+    let header: Vec<String> = capdu.iter().take(4).map(|b| format!("{b:02X}")).collect();
+    let sw: Vec<String> = rapdu
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    format!(
+        "{} ({} bytes) -> {} ({} bytes of data)",
+        header.join(" "),
+        capdu.len(),
+        sw.join(""),
+        rapdu.len().saturating_sub(2)
+    )
+}
+
 /// Why a session with vpcd ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SessionEnd {
@@ -110,6 +141,8 @@ pub enum SessionEnd {
     Closed,
     /// Shutdown was requested.
     Shutdown,
+    /// vpcd sent nothing for a while: the connection is not being served.
+    Silent,
 }
 
 /// Serves one connection until vpcd closes it or `stop` is set. The card is
@@ -118,6 +151,7 @@ pub fn serve<S: Store>(
     card: &mut VirtualCard<S>,
     stream: &mut TcpStream,
     stop: &AtomicBool,
+    trace: &mut dyn FnMut(&str),
 ) -> io::Result<SessionEnd> {
     stream.set_read_timeout(Some(POLL))?;
     stream.set_nodelay(true)?;
@@ -125,29 +159,40 @@ pub fn serve<S: Store>(
         let msg = match read_message(stream, stop) {
             Ok(Incoming::Message(m)) => m,
             Ok(Incoming::Closed) => break Ok(SessionEnd::Closed),
+            Ok(Incoming::Silent) => break Ok(SessionEnd::Silent),
             Ok(Incoming::Shutdown) => break Ok(SessionEnd::Shutdown),
             Err(e) => break Err(e),
         };
         let reply = match msg.as_slice() {
             [control::POWER_OFF] => {
+                trace("power off");
                 card.power_off();
                 None
             }
             [control::POWER_ON] => {
+                trace("power on");
                 card.power_on();
                 None
             }
             [control::RESET] => {
+                trace("reset");
                 card.reset();
                 None
             }
             [control::GET_ATR] => Some(card.atr().to_vec()),
-            [_] => None,
-            capdu => Some(match card.transmit(capdu) {
-                Ok(r) => r,
-                // vpcd sends APDUs only to a powered card; answer as a mute card would not.
-                Err(_) => vec![0x6F, 0x00],
-            }),
+            [other] => {
+                trace(&format!("unknown control message {other:02X}"));
+                None
+            }
+            capdu => {
+                let reply = match card.transmit(capdu) {
+                    Ok(r) => r,
+                    // vpcd sends APDUs only to a powered card.
+                    Err(_) => vec![0x6F, 0x00],
+                };
+                trace(&describe(capdu, &reply));
+                Some(reply)
+            }
         };
         if let Some(reply) = reply
             && let Err(e) = write_message(stream, &reply)
@@ -162,12 +207,13 @@ pub fn serve<S: Store>(
 /// Serves vpcd at `address` until `stop` is set: connects, serves, and
 /// reconnects with back-off (0.1 s doubling to 5 s) whenever vpcd is not
 /// there or goes away, as when pcscd restarts. `log` receives one line per
-/// connection event.
+/// connection event, `trace` one line per exchange (see [`describe`]).
 pub fn run<S: Store>(
     card: &mut VirtualCard<S>,
     address: &str,
     stop: &Arc<AtomicBool>,
     log: &mut dyn FnMut(&str),
+    trace: &mut dyn FnMut(&str),
 ) {
     let mut backoff = Duration::from_millis(100);
     let mut last_error = String::new();
@@ -177,9 +223,10 @@ pub fn run<S: Store>(
                 backoff = Duration::from_millis(100);
                 last_error.clear();
                 log(&format!("connected to vpcd at {address}"));
-                match serve(card, &mut stream, stop) {
+                match serve(card, &mut stream, stop, trace) {
                     Ok(SessionEnd::Shutdown) => break,
                     Ok(SessionEnd::Closed) => log("vpcd closed the connection; reconnecting"),
+                    Ok(SessionEnd::Silent) => trace("vpcd is silent; reconnecting"),
                     Err(e) => log(&format!("connection to vpcd lost ({e}); reconnecting")),
                 }
             }

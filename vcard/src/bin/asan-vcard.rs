@@ -18,22 +18,27 @@ created as a fresh card when absent, refused when damaged.
   --state <FILE>        the card image (mode 0600)
   --vpcd <HOST:PORT>    vpcd slot to serve (default 127.0.0.1:35963;
                         the second slot of the default reader is 35964)
+  -v, --verbose         log power events and each APDU's header and
+                        status word on stderr (never its data)
   -h, --help            this text";
 
 struct Args {
     state: PathBuf,
     vpcd: String,
+    verbose: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
     let mut state = None;
     let mut address = vpcd::DEFAULT_ADDRESS.to_owned();
+    let mut verbose = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "--state" => state = Some(PathBuf::from(args.next().ok_or("--state needs a file")?)),
             "--vpcd" => address = args.next().ok_or("--vpcd needs HOST:PORT")?,
+            "-v" | "--verbose" => verbose = true,
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
@@ -44,6 +49,7 @@ fn parse_args() -> Result<Option<Args>, String> {
     Ok(Some(Args {
         state,
         vpcd: address,
+        verbose,
     }))
 }
 
@@ -79,9 +85,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    vpcd::run(&mut card, &args.vpcd, &stop, &mut |line| {
-        eprintln!("asan-vcard: {line}")
-    });
+    let verbose = args.verbose;
+    vpcd::run(
+        &mut card,
+        &args.vpcd,
+        &stop,
+        &mut |line| eprintln!("asan-vcard: {line}"),
+        &mut |line| {
+            if verbose {
+                eprintln!("asan-vcard: {line}");
+            }
+        },
+    );
     eprintln!(
         "asan-vcard: stopped; {} is consistent",
         args.state.display()
