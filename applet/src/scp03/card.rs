@@ -178,9 +178,7 @@ impl CardChannel {
         self.state = State::Closed;
         self.pending = None;
         self.chain.zeroize();
-        self.keys.enc.zeroize();
-        self.keys.mac.zeroize();
-        self.keys.rmac.zeroize();
+        self.keys.wipe();
     }
 
     /// Unwrap one protected command (CLA has bit 0x04). `header` as received (CLA with SM bit, maybe chain bit 0x10), `extended` whether Lc was

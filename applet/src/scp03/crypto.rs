@@ -112,11 +112,18 @@ impl fmt::Debug for SessionKeys {
     }
 }
 
-impl Drop for SessionKeys {
-    fn drop(&mut self) {
+impl SessionKeys {
+    /// Overwrites the three keys with zeros.
+    pub fn wipe(&mut self) {
         self.enc.zeroize();
         self.mac.zeroize();
         self.rmac.zeroize();
+    }
+}
+
+impl Drop for SessionKeys {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 

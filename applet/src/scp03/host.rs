@@ -161,9 +161,7 @@ impl HostChannel {
         self.open = false;
         self.pending = None;
         self.chain.zeroize();
-        self.keys.enc.zeroize();
-        self.keys.mac.zeroize();
-        self.keys.rmac.zeroize();
+        self.keys.wipe();
     }
 
     /// Wrap one plain command: `header` CLA INS P1 P2 (CLA 80/00 → SM bit set, chain bit kept), `data` plain data, `le` None or Some(n).
