@@ -1,0 +1,419 @@
+//! The typed card API: PINs, authentication, signatures, public keys,
+//! certificates and card information, over any [`Transport`].
+
+use asan_applet::wire::{data_object, ins, p, tag};
+use asan_applet::{CertificateProfile, KeyRef, KeyUsage, PinRef};
+use p256::PublicKey;
+use x509_cert::Certificate;
+
+use crate::apdu::{Apdus, Command, Response};
+use crate::error::{Error, Result, pin_name};
+use crate::info::{self, CardInfo, PinsInfo};
+use crate::pin::{AnyPin, Pin1, Pin2, Puk, Secret};
+use crate::transport::{Exchange, Transport};
+use crate::{cert, tlv};
+
+/// A raw ECDSA P-256 signature, `r || s`.
+pub type RawSignature = [u8; 64];
+
+/// Turns a status word into a typed error. `pin` names the PIN a `63Cx` or
+/// `6983` is about.
+pub fn check(command: &'static str, sw: u16, pin: Option<PinRef>) -> Result<()> {
+    match (sw, pin) {
+        (0x9000, _) => Ok(()),
+        (0x63C0..=0x63CF, Some(pin)) => Err(Error::WrongPin {
+            pin,
+            tries_left: (sw & 0x0F) as u8,
+        }),
+        (0x6983, Some(pin)) => Err(Error::Blocked { pin }),
+        (0x6982, _) => Err(Error::SecurityStatusNotSatisfied),
+        (0x6985, _) => Err(Error::ConditionsNotSatisfied(match command {
+            "INTERNAL AUTHENTICATE" | "PSO: COMPUTE DIGITAL SIGNATURE" | "MSE: SET" => {
+                "the service is suspended, does not allow this profile, or the card is not operational".to_owned()
+            }
+            _ => format!("{command} is not allowed in the card's present state"),
+        })),
+        (0x6A82 | 0x6A88, _) => Err(Error::NotFound(command.to_owned())),
+        _ => Err(Error::Status { command, sw }),
+    }
+}
+
+/// Receives one line per APDU exchanged (PIN blocks shown as `***`).
+pub type Trace = Box<dyn FnMut(&str)>;
+
+/// An Asan İmza card, its applet selected.
+pub struct AsanCard<T: Transport> {
+    transport: T,
+    trace: Option<Trace>,
+}
+
+impl<T: Transport> std::fmt::Debug for AsanCard<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsanCard")
+            .field("card", &self.transport.name())
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_template(key: KeyUsage, k: KeyRef) -> [u8; 3] {
+    let _ = key;
+    [tag::KEY_REFERENCE, 1, k.byte()]
+}
+
+impl<T: Transport> AsanCard<T> {
+    /// SELECTs the applet on `transport`.
+    pub fn open(transport: T) -> Result<Self> {
+        Self::open_traced(transport, None)
+    }
+
+    /// SELECTs the applet on `transport`, logging every APDU (the SELECT
+    /// too) to `trace`.
+    pub fn open_traced(transport: T, trace: Option<Trace>) -> Result<Self> {
+        let mut card = Self { transport, trace };
+        card.select()?;
+        Ok(card)
+    }
+
+    /// Logs every APDU to `trace` (PIN blocks shown as `***`).
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.trace = trace;
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The transport, mutable.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Gives the transport back.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
+    /// Sends one command outside a transaction.
+    pub fn send(&mut self, cmd: &Command<'_>) -> Result<Response> {
+        let extended = self.transport.extended_length();
+        let trace = self
+            .trace
+            .as_mut()
+            .map(|t| t.as_mut() as &mut dyn FnMut(&str));
+        Apdus::new(&mut self.transport, extended, trace).send(cmd)
+    }
+
+    /// Runs `f` inside one PC/SC transaction, so that no other program's
+    /// commands come between (VERIFY and the signature it authorises).
+    pub fn exclusive<R>(&mut self, mut f: impl FnMut(&mut Apdus<'_>) -> Result<R>) -> Result<R> {
+        let extended = self.transport.extended_length();
+        let mut out = None;
+        let trace = &mut self.trace;
+        self.transport.exclusive(&mut |ex: &mut dyn Exchange| {
+            let t = trace.as_mut().map(|t| t.as_mut() as &mut dyn FnMut(&str));
+            let mut apdus = Apdus::new(ex, extended, t);
+            out = Some(f(&mut apdus)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| Error::Transport("the transaction did not run".into()))
+    }
+
+    /// SELECT of the applet (clears the card's security status).
+    pub fn select(&mut self) -> Result<()> {
+        let select = crate::transport::pcsc::select_apdu();
+        let r = self
+            .send(&Command::new([select[0], select[1], select[2], select[3]]).data(&select[5..]))?;
+        match r.sw {
+            0x9000 => Ok(()),
+            0x6A82 => Err(Error::NoCard("the card has no Asan İmza applet".into())),
+            sw => Err(Error::Status {
+                command: "SELECT",
+                sw,
+            }),
+        }
+    }
+
+    /// GET DATA of one object; returns its value.
+    pub fn get_data(&mut self, object: u8) -> Result<Vec<u8>> {
+        let r = self.send(&Command::new([0x00, ins::GET_DATA, 0x00, object]).le(0))?;
+        check("GET DATA", r.sw, None)?;
+        Ok(tlv::expect(&r.data, u16::from(object))?.to_vec())
+    }
+
+    /// Serial, life cycle, service, PIN counters, keys (GET DATA `6E`).
+    pub fn info(&mut self) -> Result<CardInfo> {
+        let r = self.send(&Command::new([0x00, ins::GET_DATA, 0x00, data_object::ALL]).le(0))?;
+        check("GET DATA", r.sw, None)?;
+        info::parse(&r.data)
+    }
+
+    /// Tries left and limits of PIN1, PIN2 and the PUK (one GET DATA).
+    pub fn pin_status(&mut self) -> Result<PinsInfo> {
+        info::parse_pins(&self.get_data(data_object::PIN_STATUS)?)
+    }
+
+    /// VERIFY of any PIN.
+    pub fn verify_pin<P: Secret>(&mut self, pin: &P) -> Result<()> {
+        self.verify_block(P::KIND, pin.block().as_bytes())
+    }
+
+    /// VERIFY of a PIN whose kind is known at run time.
+    pub fn verify_any(&mut self, pin: &AnyPin) -> Result<()> {
+        self.verify_block(pin.kind(), pin.block().as_bytes())
+    }
+
+    fn verify_block(&mut self, kind: PinRef, block: &[u8]) -> Result<()> {
+        let r = self.send(
+            &Command::new([0x00, ins::VERIFY, 0x00, kind.byte()])
+                .data(block)
+                .secret(),
+        )?;
+        check("VERIFY", r.sw, Some(kind))
+    }
+
+    /// Whether a PIN is verified now (VERIFY without data): `Ok(true)`,
+    /// `Ok(false)` with tries left, or `Blocked`.
+    pub fn pin_verified(&mut self, kind: PinRef) -> Result<bool> {
+        let r = self.send(&Command::new([0x00, ins::VERIFY, 0x00, kind.byte()]))?;
+        match check("VERIFY", r.sw, Some(kind)) {
+            Ok(()) => Ok(true),
+            Err(Error::WrongPin { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Logs a PIN out (clears its verification).
+    pub fn logout(&mut self, kind: PinRef) -> Result<()> {
+        let r = self.send(&Command::new([
+            0x00,
+            ins::VERIFY,
+            p::VERIFY_LOGOUT,
+            kind.byte(),
+        ]))?;
+        check("VERIFY (logout)", r.sw, None)
+    }
+
+    /// CHANGE REFERENCE DATA: old and new value of the same PIN.
+    pub fn change_pin(&mut self, old: &AnyPin, new: &AnyPin) -> Result<()> {
+        if old.kind() != new.kind() {
+            return Err(Error::Usage(
+                "old and new PIN are of different kinds".into(),
+            ));
+        }
+        let mut data = zeroize::Zeroizing::new(old.block().as_bytes().to_vec());
+        data.extend_from_slice(new.block().as_bytes());
+        let r = self.send(
+            &Command::new([0x00, ins::CHANGE_REFERENCE_DATA, 0x00, old.kind().byte()])
+                .data(&data)
+                .secret(),
+        )?;
+        check("CHANGE REFERENCE DATA", r.sw, Some(old.kind()))
+    }
+
+    /// RESET RETRY COUNTER: the PUK unblocks PIN1 or PIN2, with a new value
+    /// (`Some`) or keeping the old one (`None`).
+    pub fn unblock_pin(&mut self, puk: &Puk, new: Option<&AnyPin>) -> Result<()> {
+        self.unblock(None, puk, new)
+    }
+
+    /// Like [`AsanCard::unblock_pin`] for a PIN named without a new value.
+    pub fn unblock(
+        &mut self,
+        target: Option<PinRef>,
+        puk: &Puk,
+        new: Option<&AnyPin>,
+    ) -> Result<()> {
+        let target = match (target, new) {
+            (_, Some(n)) => n.kind(),
+            (Some(t), None) => t,
+            (None, None) => return Err(Error::Usage("which PIN to unblock?".into())),
+        };
+        if target == PinRef::Puk {
+            return Err(Error::Usage(
+                "the PUK cannot be unblocked; a blocked PUK means a new SIM".into(),
+            ));
+        }
+        let mut data = zeroize::Zeroizing::new(puk.block().as_bytes().to_vec());
+        let p1 = match new {
+            Some(n) => {
+                data.extend_from_slice(n.block().as_bytes());
+                p::RESET_WITH_NEW_PIN
+            }
+            None => p::RESET_KEEP_PIN,
+        };
+        let r = self.send(
+            &Command::new([0x00, ins::RESET_RETRY_COUNTER, p1, target.byte()])
+                .data(&data)
+                .secret(),
+        )?;
+        check("RESET RETRY COUNTER", r.sw, Some(PinRef::Puk))
+    }
+
+    /// Signs `digest` (20–64 bytes) with the authentication key of
+    /// `profile` after verifying PIN1 — in one transaction: MSE (only for a
+    /// profile other than Citizen), VERIFY, INTERNAL AUTHENTICATE.
+    pub fn authenticate(
+        &mut self,
+        digest: &[u8],
+        pin1: &Pin1,
+        profile: CertificateProfile,
+    ) -> Result<RawSignature> {
+        if !(20..=64).contains(&digest.len()) {
+            return Err(Error::Usage(format!(
+                "the digest must have 20 to 64 bytes, not {}",
+                digest.len()
+            )));
+        }
+        let key = KeyRef::new(profile, KeyUsage::Authentication);
+        self.exclusive(|a| {
+            mse(a, p::MSE_AT, key)?;
+            let r = a.send(
+                &Command::new([0x00, ins::VERIFY, 0x00, PinRef::Pin1.byte()])
+                    .data(pin1.block().as_bytes())
+                    .secret(),
+            )?;
+            check("VERIFY", r.sw, Some(PinRef::Pin1))?;
+            let r = a.send(
+                &Command::new([0x00, ins::INTERNAL_AUTHENTICATE, 0, 0])
+                    .data(digest)
+                    .le(0),
+            )?;
+            check("INTERNAL AUTHENTICATE", r.sw, None)?;
+            raw_signature(&r.data)
+        })
+    }
+
+    /// Signs a SHA-256 `digest` with the signing key of `profile` after
+    /// verifying PIN2 — in one transaction: MSE (only for a profile other
+    /// than Citizen), VERIFY, PSO: COMPUTE DIGITAL SIGNATURE.
+    pub fn sign(
+        &mut self,
+        digest: &[u8; 32],
+        pin2: &Pin2,
+        profile: CertificateProfile,
+    ) -> Result<RawSignature> {
+        let key = KeyRef::new(profile, KeyUsage::Signing);
+        self.exclusive(|a| {
+            mse(a, p::MSE_DST, key)?;
+            let r = a.send(
+                &Command::new([0x00, ins::VERIFY, 0x00, PinRef::Pin2.byte()])
+                    .data(pin2.block().as_bytes())
+                    .secret(),
+            )?;
+            check("VERIFY", r.sw, Some(PinRef::Pin2))?;
+            let [p1, p2] = p::PSO_CDS;
+            let r = a.send(&Command::new([0x00, ins::PSO, p1, p2]).data(digest).le(0))?;
+            check("PSO: COMPUTE DIGITAL SIGNATURE", r.sw, None)?;
+            raw_signature(&r.data)
+        })
+    }
+
+    /// The public key of `key` (no PIN needed).
+    pub fn public_key(&mut self, key: KeyRef) -> Result<PublicKey> {
+        let r = self.send(
+            &Command::new([
+                0x00,
+                ins::GENERATE_ASYMMETRIC_KEY_PAIR,
+                p::KEY_READ_PUBLIC,
+                key.byte(),
+            ])
+            .le(0),
+        )?;
+        check("GET PUBLIC KEY", r.sw, None)?;
+        parse_public_key(&r.data)
+    }
+
+    /// The certificate file of `key`, raw DER (no PIN needed): SELECT EF,
+    /// then READ BINARY — one extended read where the reader allows it,
+    /// 256-byte reads otherwise.
+    pub fn read_certificate_der(&mut self, key: KeyRef) -> Result<Vec<u8>> {
+        let fid = key.certificate().bytes();
+        self.exclusive(|a| {
+            let r = a.send(
+                &Command::new([0x00, ins::SELECT, p::SELECT_EF, p::SELECT_NO_DATA]).data(&fid),
+            )?;
+            check("SELECT (certificate)", r.sw, None).map_err(|e| match e {
+                Error::NotFound(_) => Error::NotFound(format!(
+                    "no {} {} certificate",
+                    info::profile_name(key.profile),
+                    info::usage_name(key.usage)
+                )),
+                e => e,
+            })?;
+            let mut der = Vec::new();
+            loop {
+                let offset = u16::try_from(der.len())
+                    .map_err(|_| Error::InvalidResponse("certificate larger than 32 KiB".into()))?;
+                let [hi, lo] = offset.to_be_bytes();
+                let r = a.send(&Command::new([0x00, ins::READ_BINARY, hi, lo]).le(0))?;
+                match r.sw {
+                    0x6B00 if !der.is_empty() => break,
+                    sw => check("READ BINARY", sw, None)?,
+                }
+                if r.data.is_empty() {
+                    return Err(Error::InvalidResponse(
+                        "READ BINARY answered no data".into(),
+                    ));
+                }
+                der.extend_from_slice(&r.data);
+                if der.len() > asan_applet::wire::limits::MAX_CERTIFICATE {
+                    return Err(Error::InvalidResponse(
+                        "certificate file larger than 4096 bytes".into(),
+                    ));
+                }
+                if complete_der(&der) {
+                    break;
+                }
+            }
+            Ok(der)
+        })
+    }
+
+    /// The certificate of `profile`/`usage`, parsed.
+    pub fn read_certificate(
+        &mut self,
+        profile: CertificateProfile,
+        usage: KeyUsage,
+    ) -> Result<Certificate> {
+        cert::parse(&self.read_certificate_der(KeyRef::new(profile, usage))?)
+    }
+
+    /// The PIN name, for messages.
+    pub fn pin_name(pin: PinRef) -> &'static str {
+        pin_name(pin)
+    }
+}
+
+/// Whether `der` holds a complete outer DER SEQUENCE (so no more reads are needed).
+fn complete_der(der: &[u8]) -> bool {
+    match tlv::read(der) {
+        Ok((_, rest)) => rest.is_empty(),
+        Err(_) => false,
+    }
+}
+
+fn mse(a: &mut Apdus<'_>, template: u8, key: KeyRef) -> Result<()> {
+    let default = KeyRef::new(CertificateProfile::Citizen, key.usage);
+    if key == default {
+        // The card selects the Citizen keys itself after SELECT.
+        return Ok(());
+    }
+    let data = key_template(key.usage, key);
+    let r = a.send(&Command::new([0x00, ins::MSE, p::MSE_SET, template]).data(&data))?;
+    check("MSE: SET", r.sw, None)
+}
+
+fn raw_signature(data: &[u8]) -> Result<RawSignature> {
+    <RawSignature>::try_from(data).map_err(|_| {
+        Error::InvalidResponse(format!("a signature of {} bytes, expected 64", data.len()))
+    })
+}
+
+/// Decodes `7F49 { 86 41 04 X Y }`.
+pub fn parse_public_key(data: &[u8]) -> Result<PublicKey> {
+    let inner = tlv::expect(data, 0x7F49)?;
+    let point = tlv::expect(inner, u16::from(tag::EC_POINT))?;
+    PublicKey::from_sec1_bytes(point)
+        .map_err(|_| Error::InvalidResponse("the public key is not a P-256 point".into()))
+}

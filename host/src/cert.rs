@@ -1,0 +1,146 @@
+//! Certificates read from the card: parsed with `x509-cert`, summarised,
+//! turned into PEM. A broken certificate is reported with its cause.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use der::{Decode, Encode};
+use serde::Serialize;
+use x509_cert::Certificate;
+
+use crate::error::{Error, Result};
+
+/// Parses a DER certificate.
+pub fn parse(der_bytes: &[u8]) -> Result<Certificate> {
+    Certificate::from_der(der_bytes)
+        .map_err(|e| Error::Certificate(format!("not a valid X.509 certificate: {e}")))
+}
+
+/// What `asan info` shows of a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CertificateSummary {
+    /// `citizen`, `business` or `government`.
+    pub profile: &'static str,
+    /// `auth` or `sign`.
+    pub usage: &'static str,
+    /// Subject, RFC 4514.
+    pub subject: String,
+    /// Issuer, RFC 4514.
+    pub issuer: String,
+    /// Start of validity, RFC 3339.
+    pub not_before: String,
+    /// End of validity, RFC 3339.
+    pub not_after: String,
+    /// Whole days until `not_after` (negative once expired).
+    pub days_left: i64,
+    /// Serial number, hex.
+    pub serial_number: String,
+}
+
+/// Seconds since 1970 of a certificate time.
+pub fn unix_seconds(t: &x509_cert::time::Time) -> i64 {
+    i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Seconds since 1970 now.
+pub fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Summarises `cert`, counting days left from `now` (seconds since 1970).
+pub fn summary(
+    cert: &Certificate,
+    profile: &'static str,
+    usage: &'static str,
+    now: i64,
+) -> CertificateSummary {
+    let tbs = cert.tbs_certificate();
+    let validity = tbs.validity();
+    let not_after = unix_seconds(&validity.not_after);
+    CertificateSummary {
+        profile,
+        usage,
+        subject: tbs.subject().to_string(),
+        issuer: tbs.issuer().to_string(),
+        not_before: validity.not_before.to_string(),
+        not_after: validity.not_after.to_string(),
+        days_left: (not_after - now).div_euclid(86_400),
+        serial_number: hex::encode_upper(tbs.serial_number().as_bytes()),
+    }
+}
+
+/// The uncompressed EC point of the certificate's public key.
+pub fn public_key_bytes(cert: &Certificate) -> Vec<u8> {
+    cert.tbs_certificate()
+        .subject_public_key_info()
+        .subject_public_key
+        .raw_bytes()
+        .to_vec()
+}
+
+/// DER encoding.
+pub fn to_der(cert: &Certificate) -> Result<Vec<u8>> {
+    cert.to_der().map_err(|e| Error::Certificate(e.to_string()))
+}
+
+/// PEM encoding of DER bytes.
+pub fn to_pem(der_bytes: &[u8]) -> String {
+    let b64 = base64_encode(der_bytes);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let idx = ((n >> (18 - 6 * i)) & 0x3F) as usize;
+                out.push(char::from(ALPHABET.get(idx).copied().unwrap_or(b'A')));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_known_answers() {
+        assert_eq!(base64_encode(b""), "");
+        assert_eq!(base64_encode(b"f"), "Zg==");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert_eq!(base64_encode(b"foo"), "Zm9v");
+        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn broken_certificates_name_the_cause() {
+        let e = parse(&[0x30, 0x03, 0x02, 0x01, 0x01])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("certificate problem: not a valid X.509 certificate"),
+            "{e}"
+        );
+    }
+}

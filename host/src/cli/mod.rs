@@ -1,0 +1,238 @@
+//! The `asan` command line: arguments, the card it talks to, and dispatch.
+//! Every command prints human-readable text, or one JSON object with
+//! `--json`; errors are one line on stderr, with the exit codes of
+//! [`Error::exit_code`](crate::Error::exit_code).
+
+mod card_info;
+mod input;
+mod pins;
+mod signing;
+mod transport;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::Result;
+pub use input::PinInput;
+pub use transport::AnyTransport;
+
+/// Command-line tool for Asan İmza SIM cards.
+#[derive(Debug, Parser)]
+#[command(name = "asan", version, about, long_about = None)]
+pub struct Cli {
+    /// Use the reader whose name contains this text.
+    #[arg(long, global = true, value_name = "SUBSTR")]
+    pub reader: Option<String>,
+    /// Use an in-process virtual card with this image file instead of PC/SC
+    /// (created as a fresh card if absent).
+    #[arg(long = "virtual", global = true, value_name = "STATE_FILE")]
+    pub virtual_card: Option<PathBuf>,
+    /// Machine-readable output: one JSON object on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log every APDU on stderr (PIN blocks shown as ***).
+    #[arg(long, global = true)]
+    pub trace: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Readers, whether a card is present, whether the Asan İmza applet answers.
+    Readers,
+    /// Serial, life cycle, service, PIN tries, certificates.
+    Info,
+    /// PIN status, verification, change, unblock.
+    #[command(subcommand)]
+    Pin(PinCommand),
+    /// Sign a challenge with the authentication key (PIN1).
+    Auth(AuthArgs),
+    /// Sign a SHA-256 digest with the signing key (PIN2).
+    Sign(SignArgs),
+    /// Certificates on the card.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+/// Which PIN a command names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PinName {
+    /// PIN1 (authentication).
+    Pin1,
+    /// PIN2 (signing).
+    Pin2,
+    /// PUK (unblocking).
+    Puk,
+}
+
+impl PinName {
+    /// The card's reference.
+    pub fn kind(self) -> asan_applet::PinRef {
+        match self {
+            Self::Pin1 => asan_applet::PinRef::Pin1,
+            Self::Pin2 => asan_applet::PinRef::Pin2,
+            Self::Puk => asan_applet::PinRef::Puk,
+        }
+    }
+}
+
+/// `asan pin …`
+#[derive(Debug, Subcommand)]
+pub enum PinCommand {
+    /// Tries left and limits of PIN1, PIN2 and the PUK.
+    Status,
+    /// Check a PIN (spends a try if wrong).
+    Verify {
+        /// pin1, pin2 or puk.
+        pin: PinName,
+    },
+    /// Change a PIN: the current value, then the new one.
+    Change {
+        /// pin1, pin2 or puk.
+        pin: PinName,
+    },
+    /// Unblock PIN1 or PIN2 with the PUK and set a new value.
+    Unblock {
+        /// pin1 or pin2.
+        pin: PinName,
+        /// Keep the old PIN value; only reset its counter.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+/// Certificate profiles on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// Citizen (Şəxsi), profile 1.
+    Citizen,
+    /// Business (İş), profile 2.
+    Business,
+    /// Governmental (Dövlət və bələdiyyə), profile 3.
+    Government,
+}
+
+impl From<Profile> for asan_applet::CertificateProfile {
+    fn from(p: Profile) -> Self {
+        match p {
+            Profile::Citizen => Self::Citizen,
+            Profile::Business => Self::Business,
+            Profile::Government => Self::Governmental,
+        }
+    }
+}
+
+/// Key usages on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Usage {
+    /// The authentication key and certificate.
+    Auth,
+    /// The signing key and certificate.
+    Sign,
+}
+
+impl From<Usage> for asan_applet::KeyUsage {
+    fn from(u: Usage) -> Self {
+        match u {
+            Usage::Auth => Self::Authentication,
+            Usage::Sign => Self::Signing,
+        }
+    }
+}
+
+/// `asan auth`
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// The digest to sign, hex (20 to 64 bytes).
+    #[arg(
+        long,
+        value_name = "HEX",
+        conflicts_with = "challenge",
+        required_unless_present = "challenge"
+    )]
+    pub digest: Option<String>,
+    /// A challenge text; its SHA-256 is signed.
+    #[arg(long, value_name = "TEXT")]
+    pub challenge: Option<String>,
+    /// Which profile's authentication key.
+    #[arg(long, value_enum, default_value = "citizen")]
+    pub profile: Profile,
+}
+
+/// `asan sign`
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The SHA-256 digest to sign, hex (32 bytes).
+    #[arg(long, value_name = "HEX")]
+    pub digest: String,
+    /// Which profile's signing key.
+    #[arg(long, value_enum, default_value = "citizen")]
+    pub profile: Profile,
+}
+
+/// `asan cert …`
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Read a certificate from the card.
+    Read {
+        /// The profile.
+        #[arg(long, value_enum)]
+        profile: Profile,
+        /// The key usage.
+        #[arg(long, value_enum)]
+        usage: Usage,
+        /// Write it to this file (DER, or PEM with --pem) instead of printing PEM.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// PEM instead of DER in the output file.
+        #[arg(long)]
+        pem: bool,
+    },
+}
+
+/// Where output goes: stdout for results, stderr for messages and traces.
+pub struct Io<'a> {
+    /// Results.
+    pub out: &'a mut dyn std::io::Write,
+    /// Messages and traces.
+    pub err: &'a mut dyn std::io::Write,
+    /// PIN entry.
+    pub pins: &'a mut PinInput,
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
+    match &cli.command {
+        Commands::Readers => card_info::readers(cli, io),
+        Commands::Info => card_info::info(cli, io),
+        Commands::Pin(cmd) => pins::run(cli, cmd, io),
+        Commands::Auth(args) => signing::auth(cli, args, io),
+        Commands::Sign(args) => signing::sign(cli, args, io),
+        Commands::Cert(CertCommand::Read {
+            profile,
+            usage,
+            output,
+            pem,
+        }) => card_info::cert_read(cli, *profile, *usage, output.as_deref(), *pem, io),
+    }
+}
+
+/// Writes a line to `out`, mapping I/O errors.
+pub(crate) fn say(out: &mut dyn std::io::Write, text: &str) -> Result<()> {
+    writeln!(out, "{text}").map_err(|e| crate::Error::Io {
+        path: "<output>".into(),
+        source: e,
+    })
+}
+
+/// Prints a JSON value on `out`.
+pub(crate) fn json(out: &mut dyn std::io::Write, value: &serde_json::Value) -> Result<()> {
+    say(
+        out,
+        &serde_json::to_string_pretty(value).unwrap_or_default(),
+    )
+}

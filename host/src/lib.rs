@@ -1,0 +1,38 @@
+//! Host side of the Asan İmza toolchain: the library behind the `asan` CLI.
+//!
+//! * [`transport`]: how APDUs reach a card — PC/SC through pcscd (found by
+//!   SELECTing the Asan İmza AID on each reader), the in-process virtual
+//!   card, or a scripted card for tests.
+//! * [`apdu`]: short and extended APDUs, command chaining, `61xx` and `6Cxx`.
+//! * [`AsanCard`]: the typed card API — PINs ([`Pin1`], [`Pin2`], [`Puk`]:
+//!   checked before sending, zeroized, printed as `***`), authentication,
+//!   signatures, public keys, certificates, card information.
+//! * [`Error`]: one flat error type with the CLI's exit codes.
+//!
+//! Wire constants come from the `asan-applet` crate; nothing is declared twice.
+//!
+//! ```
+//! use asan_host::{AsanCard, transport::virtual_card::VirtualTransport};
+//! # fn main() -> asan_host::Result<()> {
+//! let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
+//! let info = card.info()?;
+//! assert_eq!(info.life_cycle, "initialisation");
+//! assert_eq!(info.pins.pin2.max_tries, 3);
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod apdu;
+pub mod card;
+pub mod cert;
+pub mod cli;
+pub mod error;
+pub mod info;
+pub mod pin;
+pub mod tlv;
+pub mod transport;
+
+pub use card::{AsanCard, RawSignature};
+pub use error::{Error, Result};
+pub use pin::{AnyPin, Pin1, Pin2, Puk, Secret};
