@@ -204,6 +204,18 @@ impl<'t> Apdus<'t> {
                 ));
             }
         }
+        self.complete(data, sw)
+    }
+
+    /// Sends an already encoded C-APDU (a secure-channel command) and
+    /// follows `61xx` with GET RESPONSE.
+    pub fn send_raw(&mut self, capdu: &[u8]) -> Result<Response> {
+        let (data, sw) = self.raw(capdu, None)?;
+        self.complete(data, sw)
+    }
+
+    /// Collects the rest of a `61xx` answer.
+    fn complete(&mut self, mut data: Vec<u8>, mut sw: u16) -> Result<Response> {
         let mut rounds = 0;
         while sw & 0xFF00 == 0x6100 {
             rounds += 1;

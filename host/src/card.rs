@@ -45,6 +45,9 @@ pub type Trace = Box<dyn FnMut(&str)>;
 pub struct AsanCard<T: Transport> {
     transport: T,
     trace: Option<Trace>,
+    /// The keys MSE has selected in this card session, as far as we know:
+    /// authentication, signing. Reset to the Citizen keys by our SELECT.
+    selected: [KeyRef; 2],
 }
 
 impl<T: Transport> std::fmt::Debug for AsanCard<T> {
@@ -53,11 +56,6 @@ impl<T: Transport> std::fmt::Debug for AsanCard<T> {
             .field("card", &self.transport.name())
             .finish_non_exhaustive()
     }
-}
-
-fn key_template(key: KeyUsage, k: KeyRef) -> [u8; 3] {
-    let _ = key;
-    [tag::KEY_REFERENCE, 1, k.byte()]
 }
 
 impl<T: Transport> AsanCard<T> {
@@ -69,7 +67,11 @@ impl<T: Transport> AsanCard<T> {
     /// SELECTs the applet on `transport`, logging every APDU (the SELECT
     /// too) to `trace`.
     pub fn open_traced(transport: T, trace: Option<Trace>) -> Result<Self> {
-        let mut card = Self { transport, trace };
+        let mut card = Self {
+            transport,
+            trace,
+            selected: [KeyRef::DEFAULT_AUTHENTICATION, KeyRef::DEFAULT_SIGNING],
+        };
         card.select()?;
         Ok(card)
     }
@@ -124,6 +126,7 @@ impl<T: Transport> AsanCard<T> {
         let select = crate::transport::pcsc::select_apdu();
         let r = self
             .send(&Command::new([select[0], select[1], select[2], select[3]]).data(&select[5..]))?;
+        self.selected = [KeyRef::DEFAULT_AUTHENTICATION, KeyRef::DEFAULT_SIGNING];
         match r.sw {
             0x9000 => Ok(()),
             0x6A82 => Err(Error::NoCard("the card has no Asan İmza applet".into())),
@@ -251,8 +254,9 @@ impl<T: Transport> AsanCard<T> {
     }
 
     /// Signs `digest` (20–64 bytes) with the authentication key of
-    /// `profile` after verifying PIN1 — in one transaction: MSE (only for a
-    /// profile other than Citizen), VERIFY, INTERNAL AUTHENTICATE.
+    /// `profile` after verifying PIN1 — in one transaction: MSE (only when
+    /// another key than the selected one is asked for), VERIFY, INTERNAL
+    /// AUTHENTICATE.
     pub fn authenticate(
         &mut self,
         digest: &[u8],
@@ -266,8 +270,10 @@ impl<T: Transport> AsanCard<T> {
             )));
         }
         let key = KeyRef::new(profile, KeyUsage::Authentication);
-        self.exclusive(|a| {
-            mse(a, p::MSE_AT, key)?;
+        let mut selected = self.selected[0];
+        let signature = self.exclusive(|a| {
+            mse(a, p::MSE_AT, key, selected)?;
+            selected = key;
             let r = a.send(
                 &Command::new([0x00, ins::VERIFY, 0x00, PinRef::Pin1.byte()])
                     .data(pin1.block().as_bytes())
@@ -281,12 +287,14 @@ impl<T: Transport> AsanCard<T> {
             )?;
             check("INTERNAL AUTHENTICATE", r.sw, None)?;
             raw_signature(&r.data)
-        })
+        });
+        self.selected[0] = selected;
+        signature
     }
 
     /// Signs a SHA-256 `digest` with the signing key of `profile` after
-    /// verifying PIN2 — in one transaction: MSE (only for a profile other
-    /// than Citizen), VERIFY, PSO: COMPUTE DIGITAL SIGNATURE.
+    /// verifying PIN2 — in one transaction: MSE (only when another key than
+    /// the selected one is asked for), VERIFY, PSO: COMPUTE DIGITAL SIGNATURE.
     pub fn sign(
         &mut self,
         digest: &[u8; 32],
@@ -294,8 +302,10 @@ impl<T: Transport> AsanCard<T> {
         profile: CertificateProfile,
     ) -> Result<RawSignature> {
         let key = KeyRef::new(profile, KeyUsage::Signing);
-        self.exclusive(|a| {
-            mse(a, p::MSE_DST, key)?;
+        let mut selected = self.selected[1];
+        let signature = self.exclusive(|a| {
+            mse(a, p::MSE_DST, key, selected)?;
+            selected = key;
             let r = a.send(
                 &Command::new([0x00, ins::VERIFY, 0x00, PinRef::Pin2.byte()])
                     .data(pin2.block().as_bytes())
@@ -306,7 +316,9 @@ impl<T: Transport> AsanCard<T> {
             let r = a.send(&Command::new([0x00, ins::PSO, p1, p2]).data(digest).le(0))?;
             check("PSO: COMPUTE DIGITAL SIGNATURE", r.sw, None)?;
             raw_signature(&r.data)
-        })
+        });
+        self.selected[1] = selected;
+        signature
     }
 
     /// The public key of `key` (no PIN needed).
@@ -393,13 +405,13 @@ fn complete_der(der: &[u8]) -> bool {
     }
 }
 
-fn mse(a: &mut Apdus<'_>, template: u8, key: KeyRef) -> Result<()> {
-    let default = KeyRef::new(CertificateProfile::Citizen, key.usage);
-    if key == default {
-        // The card selects the Citizen keys itself after SELECT.
+/// MSE: SET, unless `key` is already the selected one (after SELECT the
+/// card selects the Citizen keys itself, so the default profile costs no APDU).
+fn mse(a: &mut Apdus<'_>, template: u8, key: KeyRef, current: KeyRef) -> Result<()> {
+    if key == current {
         return Ok(());
     }
-    let data = key_template(key.usage, key);
+    let data = [tag::KEY_REFERENCE, 1, key.byte()];
     let r = a.send(&Command::new([0x00, ins::MSE, p::MSE_SET, template]).data(&data))?;
     check("MSE: SET", r.sw, None)
 }

@@ -85,6 +85,43 @@ pub fn to_der(cert: &Certificate) -> Result<Vec<u8>> {
     cert.to_der().map_err(|e| Error::Certificate(e.to_string()))
 }
 
+/// DER bytes from a file that holds DER or one PEM certificate.
+pub fn pem_or_der(bytes: &[u8]) -> Result<Vec<u8>> {
+    let text = String::from_utf8_lossy(bytes);
+    let Some(start) = text.find("-----BEGIN CERTIFICATE-----") else {
+        return Ok(bytes.to_vec());
+    };
+    let body = &text[start + "-----BEGIN CERTIFICATE-----".len()..];
+    let end = body
+        .find("-----END CERTIFICATE-----")
+        .ok_or_else(|| Error::Certificate("PEM without its END line".into()))?;
+    base64_decode(&body[..end]).ok_or_else(|| Error::Certificate("PEM body is not base64".into()))
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    Some(out)
+}
+
 /// PEM encoding of DER bytes.
 pub fn to_pem(der_bytes: &[u8]) -> String {
     let b64 = base64_encode(der_bytes);
@@ -130,6 +167,14 @@ mod tests {
         assert_eq!(base64_encode(b"fo"), "Zm8=");
         assert_eq!(base64_encode(b"foo"), "Zm9v");
         assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn pem_round_trip() {
+        let der: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        assert_eq!(pem_or_der(to_pem(&der).as_bytes()).ok(), Some(der.clone()));
+        assert_eq!(pem_or_der(&der).ok(), Some(der));
+        assert!(pem_or_der(b"-----BEGIN CERTIFICATE-----\nAAAA").is_err());
     }
 
     #[test]

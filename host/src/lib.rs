@@ -28,10 +28,15 @@ pub mod card;
 pub mod cert;
 pub mod cli;
 pub mod error;
+pub mod files;
 pub mod info;
+pub mod keys;
+pub mod operator;
 pub mod pin;
+pub mod provision;
 pub mod tlv;
 pub mod transport;
+pub mod x509;
 
 pub use card::{AsanCard, RawSignature};
 pub use error::{Error, Result};

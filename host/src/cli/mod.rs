@@ -3,9 +3,12 @@
 //! `--json`; errors are one line on stderr, with the exit codes of
 //! [`Error::exit_code`](crate::Error::exit_code).
 
+mod ca;
 mod card_info;
+mod demo;
 mod input;
 mod pins;
+mod provisioning;
 mod signing;
 mod transport;
 
@@ -56,6 +59,104 @@ pub enum Commands {
     /// Certificates on the card.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Operator: personalise fresh cards (one, or every card present).
+    Provision(ProvisionCommand),
+    /// Development certification authority for test environments and CI.
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Operator: set the subscriber's service type and state.
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// Operator: terminate the card, irreversibly.
+    Terminate {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Secure channel options.
+        #[command(flatten)]
+        operator: provisioning::OperatorArgs,
+    },
+    /// The whole story on a fresh in-process virtual card with a temporary
+    /// development CA: provision, certificates, PIN1 authentication, PIN2
+    /// signature and its verification, a wrong PIN, PUK unblock.
+    Demo,
+}
+
+/// `asan provision [renew]`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ProvisionCommand {
+    /// `renew`: new key pairs and certificates for one profile.
+    #[command(subcommand)]
+    pub renew: Option<ProvisionSub>,
+    /// Options of a first personalisation.
+    #[command(flatten)]
+    pub args: provisioning::ProvisionArgs,
+}
+
+/// Subcommands of `asan provision`.
+#[derive(Debug, Subcommand)]
+pub enum ProvisionSub {
+    /// The operator's half of renewal: new key pairs of a profile on the
+    /// card, requests signed with the subscriber's PINs, certificates issued
+    /// and loaded.
+    Renew {
+        /// The profile to renew.
+        #[arg(long, value_enum)]
+        profile: Profile,
+        /// Development CA directory.
+        #[arg(long, value_name = "DIR")]
+        ca: Option<PathBuf>,
+        /// Without a CA: write the requests to DIR.
+        #[arg(long, value_name = "DIR", conflicts_with = "ca")]
+        requests: Option<PathBuf>,
+        /// Secure channel options.
+        #[command(flatten)]
+        operator: provisioning::OperatorArgs,
+    },
+}
+
+/// `asan ca …`
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create a development CA in DIR (P-256 root key and certificate).
+    Init {
+        /// The CA directory (must not hold a CA yet).
+        dir: PathBuf,
+    },
+    /// Issue an end-entity certificate for a PKCS#10 request.
+    Issue {
+        /// The CA directory.
+        dir: PathBuf,
+        /// The request (DER or PEM).
+        csr: PathBuf,
+        /// The profile.
+        #[arg(long, value_enum)]
+        profile: Profile,
+        /// The key usage.
+        #[arg(long, value_enum)]
+        usage: Usage,
+        /// Write the certificate (PEM) to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// `asan service …`
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Set the service: `asan service set business active`.
+    Set {
+        /// citizen, business or government.
+        #[arg(value_enum)]
+        kind: Profile,
+        /// active or suspended.
+        #[arg(value_parser = ["active", "suspended"])]
+        state: String,
+        /// Secure channel options.
+        #[command(flatten)]
+        operator: provisioning::OperatorArgs,
+    },
 }
 
 /// Which PIN a command names.
@@ -192,6 +293,20 @@ pub enum CertCommand {
         #[arg(long)]
         pem: bool,
     },
+    /// Operator: load (atomically replace) a certificate on the card.
+    Load {
+        /// The profile.
+        #[arg(long, value_enum)]
+        profile: Profile,
+        /// The key usage.
+        #[arg(long, value_enum)]
+        usage: Usage,
+        /// The certificate (DER or PEM).
+        file: PathBuf,
+        /// Secure channel options.
+        #[command(flatten)]
+        operator: provisioning::OperatorArgs,
+    },
 }
 
 /// Where output goes: stdout for results, stderr for messages and traces.
@@ -218,6 +333,33 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
             output,
             pem,
         }) => card_info::cert_read(cli, *profile, *usage, output.as_deref(), *pem, io),
+        Commands::Cert(CertCommand::Load {
+            profile,
+            usage,
+            file,
+            operator,
+        }) => provisioning::cert_load(cli, *profile, *usage, file, operator, io),
+        Commands::Provision(ProvisionCommand {
+            renew:
+                Some(ProvisionSub::Renew {
+                    profile,
+                    ca,
+                    requests,
+                    operator,
+                }),
+            ..
+        }) => provisioning::renew(cli, *profile, ca, requests, operator, io),
+        Commands::Provision(ProvisionCommand { args, .. }) => {
+            provisioning::provision(cli, args, io)
+        }
+        Commands::Ca(cmd) => ca::run(cli, cmd, io),
+        Commands::Service(ServiceCommand::Set {
+            kind,
+            state,
+            operator,
+        }) => provisioning::service_set(cli, *kind, state, operator, io),
+        Commands::Terminate { yes, operator } => provisioning::terminate(cli, *yes, operator, io),
+        Commands::Demo => demo::run(cli, io),
     }
 }
 

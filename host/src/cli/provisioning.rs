@@ -1,0 +1,417 @@
+//! `asan provision` (one card or `--all-readers`), `asan provision renew`,
+//! `asan cert load`, `asan service set`, `asan terminate`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use asan_applet::scp03::{SecurityLevel, StaticKeys};
+use asan_applet::{CertificateProfile, KeyRef, KeyUsage, Service, ServiceType};
+use clap::Args;
+use serde_json::json;
+
+use super::{Cli, Io, Profile, Usage, json as print_json, say, transport};
+use crate::error::{Error, Result};
+use crate::info::{profile_name, usage_name};
+use crate::operator::Operator;
+use crate::pin::{Pin1, Pin2, Puk};
+use crate::provision::{self, CardPins, CardReport, Issuer, Personalisation};
+use crate::transport::Transport;
+use crate::transport::pcsc::{self, PcscTransport};
+use crate::x509::{DevCa, SubjectInfo};
+use crate::{AsanCard, cert, keys};
+
+/// Secure-channel options of operator commands.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// SCP03 key file (kvn, enc, mac, dek in hex); without it the
+    /// GlobalPlatform default test keys are used, with a warning.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Secure channel level: 03 (C-MAC, C-DECRYPTION) or 33 (also R-MAC, R-ENC).
+    #[arg(long, value_name = "LEVEL", default_value = "33", value_parser = ["03", "33"])]
+    pub level: String,
+}
+
+impl OperatorArgs {
+    /// The key set and level.
+    pub fn resolve(&self, err: &mut dyn std::io::Write) -> Result<(StaticKeys, SecurityLevel)> {
+        let keys = match &self.keys {
+            Some(path) => keys::load(path)?,
+            None => {
+                let _ = writeln!(
+                    err,
+                    "asan: WARNING: no --keys file: using the GlobalPlatform default test keys (40..4F). \
+                     Only test cards have them; never use them for cards that go to subscribers."
+                );
+                StaticKeys::default_test_keys()
+            }
+        };
+        let level = if self.level == "03" { 0x03 } else { 0x33 };
+        let level =
+            SecurityLevel::from_byte(level).ok_or_else(|| Error::Usage("bad level".into()))?;
+        Ok((keys, level))
+    }
+}
+
+/// `asan provision` options.
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// The subscriber's service type.
+    #[arg(long, value_enum)]
+    pub service: Option<Profile>,
+    /// Development CA directory (`asan ca init`): certificates are issued and written at once.
+    #[arg(long, value_name = "DIR")]
+    pub ca: Option<PathBuf>,
+    /// Without a CA here: write the certificate requests to DIR for the certification centre.
+    #[arg(long, value_name = "DIR", conflicts_with = "ca")]
+    pub requests: Option<PathBuf>,
+    /// Append the PIN mailer line (serial, PIN1, PIN2, PUK as JSON) to FILE (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub mailer: Option<PathBuf>,
+    /// Personalise every fresh card present, in parallel.
+    #[arg(long)]
+    pub all_readers: bool,
+    /// Also write the JSON report of a batch to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Subscriber's name (certificate CN); default: a test name from the card serial.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Subscriber's personal identification (serialNumber); default: from the card serial.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Organisation (Business and Governmental).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Tax id VÖEN, 10 digits (Business).
+    #[arg(long)]
+    pub voen: Option<String>,
+    /// Secure channel options.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+fn service_type(p: Profile) -> ServiceType {
+    match p {
+        Profile::Citizen => ServiceType::Citizen,
+        Profile::Business => ServiceType::Business,
+        Profile::Government => ServiceType::Governmental,
+    }
+}
+
+fn subject(args: &ProvisionArgs) -> Option<SubjectInfo> {
+    args.name.as_ref().map(|name| SubjectInfo {
+        name: name.clone(),
+        id: args.id.clone().unwrap_or_default(),
+        organisation: args.org.clone(),
+        voen: args.voen.clone(),
+    })
+}
+
+/// PINs from the environment (all three), or `None` to generate them.
+fn pins_from_env(io: &mut Io<'_>) -> Result<Option<CardPins>> {
+    let any = ["ASAN_PIN1", "ASAN_PIN2", "ASAN_PUK"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok());
+    if !any {
+        return Ok(None);
+    }
+    Ok(Some(CardPins {
+        pin1: Pin1::new(&io.pins.read("ASAN_PIN1", "PIN1")?)?,
+        pin2: Pin2::new(&io.pins.read("ASAN_PIN2", "PIN2")?)?,
+        puk: Puk::new(&io.pins.read("ASAN_PUK", "PUK")?)?,
+    }))
+}
+
+fn load_ca(dir: &Option<PathBuf>) -> Result<Option<DevCa>> {
+    dir.as_deref().map(DevCa::load).transpose()
+}
+
+fn issuer<'a>(ca: &'a Option<DevCa>, requests: &Option<PathBuf>) -> Result<Issuer<'a>> {
+    match (ca, requests) {
+        (Some(ca), _) => Ok(Issuer::Ca(ca)),
+        (None, Some(dir)) => Ok(Issuer::Requests(dir.clone())),
+        (None, None) => Err(Error::Usage(
+            "say who issues the certificates: --ca DIR (development CA) or --requests DIR".into(),
+        )),
+    }
+}
+
+fn print_report(cli: &Cli, io: &mut Io<'_>, r: &CardReport) -> Result<()> {
+    if cli.json {
+        return print_json(io.out, &serde_json::to_value(r).unwrap_or_default());
+    }
+    let serial = r.serial.as_deref().unwrap_or("?");
+    match r.error.as_deref() {
+        Some(e) => say(
+            io.out,
+            &format!("{} ({serial}): {}: {e}", r.reader, r.result),
+        )?,
+        None => say(io.out, &format!("{} ({serial}): {}", r.reader, r.result))?,
+    }
+    for c in &r.certificates {
+        say(io.out, &format!("  {c}"))?;
+    }
+    Ok(())
+}
+
+/// `asan provision`.
+pub fn provision(cli: &Cli, args: &ProvisionArgs, io: &mut Io<'_>) -> Result<()> {
+    let service = args
+        .service
+        .map(service_type)
+        .ok_or_else(|| Error::Usage("--service citizen|business|government is required".into()))?;
+    let (keys, level) = args.operator.resolve(io.err)?;
+    let pins = pins_from_env(io)?;
+    if pins.is_none() && args.mailer.is_none() {
+        return Err(Error::Usage(
+            "PINs are generated: give --mailer FILE for them (or set ASAN_PIN1, ASAN_PIN2 and ASAN_PUK)".into(),
+        ));
+    }
+    let ca = load_ca(&args.ca)?;
+    let plan = Personalisation {
+        service,
+        subject: subject(args),
+        pins,
+        keys,
+        level,
+        issuer: issuer(&ca, &args.requests)?,
+        mailer: args.mailer.clone(),
+        now: std::time::SystemTime::now(),
+    };
+    if args.all_readers {
+        return batch(cli, args, &plan, io);
+    }
+    let mut card = transport::open(cli)?;
+    let report = provision::personalise(&mut card, &plan)?;
+    print_report(cli, io, &report)
+}
+
+fn batch(
+    cli: &Cli,
+    args: &ProvisionArgs,
+    plan: &Personalisation<'_>,
+    io: &mut Io<'_>,
+) -> Result<()> {
+    let readers: Vec<String> = pcsc::list_readers()?
+        .into_iter()
+        .filter(|r| r.asan_imza)
+        .map(|r| r.name)
+        .collect();
+    if readers.is_empty() {
+        return Err(Error::NoCard("no reader holds an Asan İmza card".into()));
+    }
+    let total = readers.len();
+    let progress = Mutex::new((0usize, std::io::stderr().is_terminal()));
+    let reports: Vec<CardReport> = std::thread::scope(|s| {
+        let handles: Vec<_> = readers
+            .iter()
+            .map(|name| {
+                let progress = &progress;
+                s.spawn(move || {
+                    let report = match PcscTransport::connect(Some(name)).and_then(AsanCard::open) {
+                        Ok(mut card) => provision::personalise_reporting(&mut card, plan),
+                        Err(e) => CardReport {
+                            reader: name.clone(),
+                            serial: None,
+                            result: "failed",
+                            error: Some(e.to_string()),
+                            certificates: Vec::new(),
+                        },
+                    };
+                    if let Ok(mut p) = progress.lock() {
+                        p.0 += 1;
+                        let bar = "#".repeat(p.0 * 20 / total) + &".".repeat(20 - p.0 * 20 / total);
+                        let line = format!(
+                            "[{bar}] {}/{total}  {}: {}",
+                            p.0, report.reader, report.result
+                        );
+                        if p.1 {
+                            eprint!("\r\x1b[2K{line}");
+                            if p.0 == total {
+                                eprintln!();
+                            }
+                        } else {
+                            eprintln!("{line}");
+                        }
+                    }
+                    report
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let count = |r: &str| reports.iter().filter(|c| c.result == r).count();
+    let doc = json!({
+        "cards": reports,
+        "summary": {
+            "personalised": count("personalised"),
+            "resumed": count("resumed"),
+            "skipped": count("skipped"),
+            "failed": count("failed"),
+        }
+    });
+    if let Some(path) = &args.report {
+        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(
+            |e| Error::Io {
+                path: path.display().to_string(),
+                source: e,
+            },
+        )?;
+    }
+    if cli.json {
+        print_json(io.out, &doc)?;
+    } else {
+        for r in &reports {
+            print_report(cli, io, r)?;
+        }
+    }
+    match count("failed") {
+        0 => Ok(()),
+        n => Err(Error::ConditionsNotSatisfied(format!(
+            "{n} of {total} cards failed; see the report"
+        ))),
+    }
+}
+
+/// `asan provision renew --profile P`: new key pairs of the profile,
+/// requests signed with them (the subscriber's PIN1 and PIN2), certificates
+/// issued and loaded.
+pub fn renew(
+    cli: &Cli,
+    profile: Profile,
+    ca: &Option<PathBuf>,
+    requests: &Option<PathBuf>,
+    op: &OperatorArgs,
+    io: &mut Io<'_>,
+) -> Result<()> {
+    let (keys, level) = op.resolve(io.err)?;
+    let pins = CardPins {
+        pin1: Pin1::new(&io.pins.read("ASAN_PIN1", "PIN1")?)?,
+        pin2: Pin2::new(&io.pins.read("ASAN_PIN2", "PIN2")?)?,
+        puk: Puk::new("00000000")?,
+    };
+    let ca = load_ca(ca)?;
+    let issuer = issuer(&ca, requests)?;
+    let mut card = transport::open(cli)?;
+    let profile = CertificateProfile::from(profile);
+    let report = provision::renew(
+        &mut card,
+        profile,
+        &pins,
+        &keys,
+        level,
+        &issuer,
+        std::time::SystemTime::now(),
+    )?;
+    print_report(cli, io, &report)
+}
+
+/// `asan cert load --profile P --usage U FILE`.
+pub fn cert_load(
+    cli: &Cli,
+    profile: Profile,
+    usage: Usage,
+    file: &Path,
+    op: &OperatorArgs,
+    io: &mut Io<'_>,
+) -> Result<()> {
+    let bytes = std::fs::read(file).map_err(|e| Error::Io {
+        path: file.display().to_string(),
+        source: e,
+    })?;
+    let der = cert::pem_or_der(&bytes)?;
+    let parsed = cert::parse(&der)?;
+    let key = KeyRef::new(CertificateProfile::from(profile), KeyUsage::from(usage));
+    let (keys, level) = op.resolve(io.err)?;
+    let mut card = transport::open(cli)?;
+    let on_card = card.public_key(key)?;
+    if cert::public_key_bytes(&parsed) != on_card.to_sec1_point(false).as_bytes() {
+        return Err(Error::Certificate(format!(
+            "{} does not certify the card's {} {} key",
+            file.display(),
+            profile_name(key.profile),
+            usage_name(key.usage)
+        )));
+    }
+    let extended = card.transport().extended_length();
+    card.exclusive(|a| Operator::open(a, &keys, level, extended)?.write_certificate(key, &der))?;
+    card.select()?;
+    let message = format!(
+        "{} {} certificate loaded: {}",
+        profile_name(key.profile),
+        usage_name(key.usage),
+        parsed.tbs_certificate().subject()
+    );
+    done(cli, io, &message)
+}
+
+/// `asan service set <type> <active|suspended>`.
+pub fn service_set(
+    cli: &Cli,
+    kind: Profile,
+    state: &str,
+    op: &OperatorArgs,
+    io: &mut Io<'_>,
+) -> Result<()> {
+    let active = match state {
+        "active" => true,
+        "suspended" => false,
+        other => {
+            return Err(Error::Usage(format!(
+                "state must be active or suspended, not {other}"
+            )));
+        }
+    };
+    let (keys, level) = op.resolve(io.err)?;
+    let mut card = transport::open(cli)?;
+    let extended = card.transport().extended_length();
+    let service = Service {
+        kind: service_type(kind),
+        active,
+    };
+    card.exclusive(|a| Operator::open(a, &keys, level, extended)?.set_service(service))?;
+    card.select()?;
+    done(
+        cli,
+        io,
+        &format!(
+            "service set: {} {state}",
+            crate::info::service_name(service.kind)
+        ),
+    )
+}
+
+/// `asan terminate`: asks to type the card serial, unless `--yes`.
+pub fn terminate(cli: &Cli, yes: bool, op: &OperatorArgs, io: &mut Io<'_>) -> Result<()> {
+    let (keys, level) = op.resolve(io.err)?;
+    let mut card = transport::open(cli)?;
+    let serial = card.info()?.serial;
+    if !yes {
+        let _ = writeln!(
+            io.err,
+            "Terminating card {serial} is irreversible: it will never sign again. Type its serial to confirm:"
+        );
+        let typed = io.pins.read("ASAN_CONFIRM", "serial")?;
+        if typed.trim() != serial {
+            return Err(Error::Usage(
+                "confirmation does not match the serial; nothing was done".into(),
+            ));
+        }
+    }
+    let extended = card.transport().extended_length();
+    card.exclusive(|a| Operator::open(a, &keys, level, extended)?.terminate())?;
+    card.select()?;
+    done(cli, io, &format!("card {serial} terminated"))
+}
+
+fn done(cli: &Cli, io: &mut Io<'_>, message: &str) -> Result<()> {
+    if cli.json {
+        print_json(io.out, &json!({ "ok": true, "message": message }))
+    } else {
+        say(io.out, message)
+    }
+}
+
+use p256::elliptic_curve::sec1::ToSec1Point as _;

@@ -1,0 +1,519 @@
+//! Operator provisioning: a fresh card becomes a subscriber's card — PINs,
+//! key pairs of every profile the service allows, service, activation, one
+//! PKCS#10 request per key signed on the card, certificates from the CA,
+//! written back. Safe to run again on a card it has seen: an operational
+//! card with its certificates is skipped, one a run left half-way is resumed.
+
+use std::path::PathBuf;
+
+use asan_applet::scp03::{SecurityLevel, StaticKeys};
+use asan_applet::{CertificateProfile, KeyRef, KeyUsage, PinRef, Service, ServiceType};
+use p256::PublicKey;
+use serde::Serialize;
+use x509_cert::name::Name;
+
+use crate::card::AsanCard;
+use crate::error::{Error, Result};
+use crate::info::{CardInfo, profile_name, usage_name};
+use crate::operator::Operator;
+use crate::pin::{Pin1, Pin2, Puk, Secret};
+use crate::transport::Transport;
+use crate::x509::{DevCa, DigestSigner, SubjectInfo, build_csr, subject_name};
+use crate::{cert, files};
+
+/// The three PINs of a card.
+#[derive(Clone, Debug)]
+pub struct CardPins {
+    /// PIN1.
+    pub pin1: Pin1,
+    /// PIN2.
+    pub pin2: Pin2,
+    /// PUK.
+    pub puk: Puk,
+}
+
+fn random_digits(n: usize) -> Result<zeroize::Zeroizing<String>> {
+    let mut out = zeroize::Zeroizing::new(String::with_capacity(n));
+    while out.len() < n {
+        let mut b = [0u8; 1];
+        getrandom::fill(&mut b).map_err(|e| Error::Transport(format!("no randomness: {e}")))?;
+        // 250 = 25 × 10: reject the rest so every digit is equally likely.
+        if b[0] < 250 {
+            out.push(char::from(b'0' + b[0] % 10));
+        }
+    }
+    Ok(out)
+}
+
+impl CardPins {
+    /// Fresh PINs from the operating system's CSPRNG: PIN1 4 digits, PIN2 5, PUK 8.
+    pub fn generate() -> Result<Self> {
+        Ok(Self {
+            pin1: Pin1::new(&random_digits(4)?)?,
+            pin2: Pin2::new(&random_digits(5)?)?,
+            puk: Puk::new(&random_digits(8)?)?,
+        })
+    }
+
+    fn digits(block: &asan_applet::PinBlock) -> String {
+        String::from_utf8_lossy(block.as_bytes().get(..block.digit_count()).unwrap_or(&[]))
+            .into_owned()
+    }
+
+    /// The PIN mailer line: `{"serial", "pin1", "pin2", "puk"}`.
+    pub fn mailer_line(&self, serial: &str) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(
+            serde_json::json!({
+                "serial": serial,
+                "pin1": Self::digits(self.pin1.block()),
+                "pin2": Self::digits(self.pin2.block()),
+                "puk": Self::digits(self.puk.block()),
+            })
+            .to_string(),
+        )
+    }
+
+    /// The PINs of `serial` in a mailer file (the last line for it wins).
+    pub fn from_mailer(path: &std::path::Path, serial: &str) -> Result<Option<Self>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => zeroize::Zeroizing::new(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                });
+            }
+        };
+        let mut found = None;
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if v["serial"].as_str() == Some(serial) {
+                let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+                found = Some(Self {
+                    pin1: Pin1::new(&field("pin1"))?,
+                    pin2: Pin2::new(&field("pin2"))?,
+                    puk: Puk::new(&field("puk"))?,
+                });
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Who issues the certificates.
+#[derive(Debug)]
+pub enum Issuer<'a> {
+    /// A development CA: certificates are issued and written at once.
+    Ca(&'a DevCa),
+    /// No CA here: the requests are written to this directory for the
+    /// certification centre; load the answers with `asan cert load`.
+    Requests(PathBuf),
+}
+
+/// What to do with each card.
+#[derive(Debug)]
+pub struct Personalisation<'a> {
+    /// The subscriber's service type.
+    pub service: ServiceType,
+    /// Subject of the certificates; `None` makes a development subject from the card serial.
+    pub subject: Option<SubjectInfo>,
+    /// PINs to set; `None` generates them (then `mailer` is required).
+    pub pins: Option<CardPins>,
+    /// The card's SCP03 keys.
+    pub keys: StaticKeys,
+    /// The secure channel level (`03` or `33`).
+    pub level: SecurityLevel,
+    /// Who issues the certificates.
+    pub issuer: Issuer<'a>,
+    /// Where the PIN mailer lines go (JSON lines, mode 0600).
+    pub mailer: Option<PathBuf>,
+    /// Validity start of issued certificates (now).
+    pub now: std::time::SystemTime,
+}
+
+/// What happened to one card.
+#[derive(Clone, Debug, Serialize)]
+pub struct CardReport {
+    /// The reader or virtual card.
+    pub reader: String,
+    /// The card serial, once known.
+    pub serial: Option<String>,
+    /// `personalised`, `resumed`, `renewed`, `skipped` or `failed`.
+    pub result: &'static str,
+    /// Why it was skipped or failed.
+    pub error: Option<String>,
+    /// Subjects of the certificates written (or requests made).
+    pub certificates: Vec<String>,
+}
+
+/// The profiles a service type allows.
+pub fn profiles(service: ServiceType) -> &'static [CertificateProfile] {
+    match service {
+        ServiceType::Citizen => &[CertificateProfile::Citizen],
+        ServiceType::Business => &[CertificateProfile::Citizen, CertificateProfile::Business],
+        ServiceType::Governmental => &[
+            CertificateProfile::Citizen,
+            CertificateProfile::Governmental,
+        ],
+    }
+}
+
+/// The keys a service type needs: authentication and signing of each profile.
+pub fn keys_for(service: ServiceType) -> Vec<KeyRef> {
+    profiles(service)
+        .iter()
+        .flat_map(|p| {
+            [
+                KeyRef::new(*p, KeyUsage::Authentication),
+                KeyRef::new(*p, KeyUsage::Signing),
+            ]
+        })
+        .collect()
+}
+
+/// A development subject derived from the card serial.
+pub fn development_subject(serial: &str) -> SubjectInfo {
+    let tail: String = serial
+        .chars()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    SubjectInfo {
+        name: format!("Test Subscriber {tail}"),
+        id: serial.chars().take(7).collect(),
+        organisation: Some("Test Organisation".into()),
+        voen: Some("1234567890".into()),
+    }
+}
+
+/// A card key as a [`DigestSigner`]: VERIFY and the signature, on the card.
+struct CardKey<'c, T: Transport> {
+    card: &'c mut AsanCard<T>,
+    key: KeyRef,
+    public: PublicKey,
+    pins: &'c CardPins,
+}
+
+impl<T: Transport> DigestSigner for CardKey<'_, T> {
+    fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    fn sign_digest(&mut self, digest: &[u8; 32]) -> Result<[u8; 64]> {
+        match self.key.usage {
+            KeyUsage::Authentication => {
+                self.card
+                    .authenticate(digest, &self.pins.pin1, self.key.profile)
+            }
+            KeyUsage::Signing => self.card.sign(digest, &self.pins.pin2, self.key.profile),
+        }
+    }
+}
+
+fn missing_certificates(info: &CardInfo, service: ServiceType) -> Vec<KeyRef> {
+    keys_for(service)
+        .into_iter()
+        .filter(|k| {
+            !info
+                .keys
+                .iter()
+                .any(|i| i.key == *k && i.present && i.certificate_len > 0)
+        })
+        .collect()
+}
+
+fn service_of(info: &CardInfo) -> Option<ServiceType> {
+    info.service.and_then(|s| match s.kind {
+        "citizen" => Some(ServiceType::Citizen),
+        "business" => Some(ServiceType::Business),
+        "government" => Some(ServiceType::Governmental),
+        _ => None,
+    })
+}
+
+/// Personalises the card (or skips/resumes it); `reader` names it in the report.
+pub fn personalise<T: Transport>(
+    card: &mut AsanCard<T>,
+    p: &Personalisation<'_>,
+) -> Result<CardReport> {
+    let info = card.info()?;
+    let mut report = CardReport {
+        reader: card.transport().name(),
+        serial: Some(info.serial.clone()),
+        result: "personalised",
+        error: None,
+        certificates: Vec::new(),
+    };
+    let extended = card.transport().extended_length();
+    let (pins, to_certify): (CardPins, Vec<KeyRef>) = match info.life_cycle {
+        "terminated" => {
+            report.result = "skipped";
+            report.error = Some("the card is terminated".into());
+            return Ok(report);
+        }
+        "operational" => {
+            let service = service_of(&info).unwrap_or(p.service);
+            let missing = missing_certificates(&info, service);
+            if missing.is_empty() {
+                report.result = "skipped";
+                report.error = Some("already operational; never personalised twice".into());
+                return Ok(report);
+            }
+            let pins = match (&p.pins, &p.mailer) {
+                (Some(pins), _) => pins.clone(),
+                (None, Some(m)) => CardPins::from_mailer(m, &info.serial)?.ok_or_else(|| {
+                    Error::ConditionsNotSatisfied(format!(
+                        "card {} is operational without all its certificates, and its PINs are not in {}",
+                        info.serial,
+                        m.display()
+                    ))
+                })?,
+                (None, None) => {
+                    return Err(Error::ConditionsNotSatisfied(
+                        "the card is operational without all its certificates; give --mailer with its PINs to resume".into(),
+                    ));
+                }
+            };
+            report.result = "resumed";
+            (pins, missing)
+        }
+        _ => {
+            let pins = match &p.pins {
+                Some(pins) => pins.clone(),
+                None => CardPins::generate()?,
+            };
+            // The PINs are on disk before they are on the card: an
+            // interrupted run can always be resumed.
+            match &p.mailer {
+                Some(m) => files::append_private_line(m, &pins.mailer_line(&info.serial))?,
+                None if p.pins.is_none() => {
+                    return Err(Error::Usage(
+                        "generated PINs need --mailer FILE (they are never printed)".into(),
+                    ));
+                }
+                None => {}
+            }
+            let keys = keys_for(p.service);
+            card.exclusive(|a| {
+                let mut op = Operator::open(a, &p.keys, p.level, extended)?;
+                op.set_pin(PinRef::Pin1, pins.pin1.block())?;
+                op.set_pin(PinRef::Pin2, pins.pin2.block())?;
+                op.set_pin(PinRef::Puk, pins.puk.block())?;
+                for key in &keys {
+                    op.generate_key(*key)?;
+                }
+                op.set_service(Service {
+                    kind: p.service,
+                    active: true,
+                })?;
+                op.activate()
+            })?;
+            (pins, keys)
+        }
+    };
+    card.select()?;
+    let subject = p
+        .subject
+        .clone()
+        .unwrap_or_else(|| development_subject(&info.serial));
+    let named = to_certify
+        .iter()
+        .map(|k| Ok((*k, subject_name(k.profile, &subject)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let channel = Channel {
+        keys: &p.keys,
+        level: p.level,
+    };
+    certify(
+        card,
+        &named,
+        &pins,
+        &channel,
+        &p.issuer,
+        p.now,
+        &info.serial,
+        &mut report,
+    )?;
+    Ok(report)
+}
+
+/// The operator's secure-channel keys and level.
+struct Channel<'a> {
+    keys: &'a StaticKeys,
+    level: SecurityLevel,
+}
+
+/// One request per key, signed on the card; certificates issued and written
+/// (or the requests saved for the certification centre).
+#[allow(clippy::too_many_arguments)]
+fn certify<T: Transport>(
+    card: &mut AsanCard<T>,
+    keys: &[(KeyRef, Name)],
+    pins: &CardPins,
+    channel: &Channel<'_>,
+    issuer: &Issuer<'_>,
+    now: std::time::SystemTime,
+    serial: &str,
+    report: &mut CardReport,
+) -> Result<()> {
+    let extended = card.transport().extended_length();
+    let mut issued = Vec::new();
+    for (key, name) in keys {
+        let public = card.public_key(*key)?;
+        let csr = build_csr(
+            name.clone(),
+            &mut CardKey {
+                card: &mut *card,
+                key: *key,
+                public,
+                pins,
+            },
+        )?;
+        card.select()?;
+        let label = format!("{} {}", profile_name(key.profile), usage_name(key.usage));
+        match issuer {
+            Issuer::Ca(ca) => {
+                let der = ca.issue(&csr, key.profile, key.usage, now)?;
+                let parsed = cert::parse(&der)?;
+                report
+                    .certificates
+                    .push(format!("{label}: {}", parsed.tbs_certificate().subject()));
+                issued.push((*key, der));
+            }
+            Issuer::Requests(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+                    path: dir.display().to_string(),
+                    source: e,
+                })?;
+                let path = dir.join(format!(
+                    "{serial}-{}-{}.csr",
+                    profile_name(key.profile),
+                    usage_name(key.usage)
+                ));
+                std::fs::write(&path, &csr).map_err(|e| Error::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })?;
+                report
+                    .certificates
+                    .push(format!("{label}: request {}", path.display()));
+            }
+        }
+    }
+    if !issued.is_empty() {
+        card.exclusive(|a| {
+            let mut op = Operator::open(a, channel.keys, channel.level, extended)?;
+            for (key, der) in &issued {
+                op.write_certificate(*key, der)?;
+            }
+            Ok(())
+        })?;
+        card.select()?;
+    }
+    Ok(())
+}
+
+/// The operator's half of renewal: new key pairs of `profile` on an
+/// operational card, requests signed with them (the subscriber's PIN1 and
+/// PIN2), certificates for the same subject as before.
+pub fn renew<T: Transport>(
+    card: &mut AsanCard<T>,
+    profile: CertificateProfile,
+    pins: &CardPins,
+    keys: &StaticKeys,
+    level: SecurityLevel,
+    issuer: &Issuer<'_>,
+    now: std::time::SystemTime,
+) -> Result<CardReport> {
+    let info = card.info()?;
+    if info.life_cycle != "operational" {
+        return Err(Error::ConditionsNotSatisfied(
+            "only an operational card can renew".into(),
+        ));
+    }
+    let service = service_of(&info)
+        .ok_or_else(|| Error::ConditionsNotSatisfied("the card has no service".into()))?;
+    if !profiles(service).contains(&profile) {
+        return Err(Error::ConditionsNotSatisfied(format!(
+            "the {} service does not include the {} profile",
+            crate::info::service_name(service),
+            profile_name(profile)
+        )));
+    }
+    let pair = [
+        KeyRef::new(profile, KeyUsage::Authentication),
+        KeyRef::new(profile, KeyUsage::Signing),
+    ];
+    // The subject stays the subscriber's: take it from a current certificate.
+    let subject = pair
+        .iter()
+        .find_map(|k| {
+            card.read_certificate_der(*k)
+                .ok()
+                .and_then(|d| cert::parse(&d).ok())
+        })
+        .map(|c| c.tbs_certificate().subject().clone());
+    let subject = match subject {
+        Some(s) => s,
+        None => subject_name(profile, &development_subject(&info.serial))?,
+    };
+    let extended = card.transport().extended_length();
+    card.exclusive(|a| {
+        let mut op = Operator::open(a, keys, level, extended)?;
+        for key in &pair {
+            op.generate_key(*key)?;
+        }
+        Ok(())
+    })?;
+    card.select()?;
+    let mut report = CardReport {
+        reader: card.transport().name(),
+        serial: Some(info.serial.clone()),
+        result: "renewed",
+        error: None,
+        certificates: Vec::new(),
+    };
+    let named: Vec<(KeyRef, Name)> = pair.iter().map(|k| (*k, subject.clone())).collect();
+    certify(
+        card,
+        &named,
+        pins,
+        &Channel { keys, level },
+        issuer,
+        now,
+        &info.serial,
+        &mut report,
+    )?;
+    Ok(report)
+}
+
+/// Runs [`personalise`] and turns an error into a `failed` report.
+pub fn personalise_reporting<T: Transport>(
+    card: &mut AsanCard<T>,
+    p: &Personalisation<'_>,
+) -> CardReport {
+    let reader = card.transport().name();
+    personalise(card, p).unwrap_or_else(|e| CardReport {
+        reader,
+        serial: card.info().ok().map(|i| i.serial),
+        result: "failed",
+        error: Some(e.to_string()),
+        certificates: Vec::new(),
+    })
+}
+
+/// The service type for a CLI name.
+pub fn service_type(name: &str) -> Option<ServiceType> {
+    match name {
+        "citizen" => Some(ServiceType::Citizen),
+        "business" => Some(ServiceType::Business),
+        "government" => Some(ServiceType::Governmental),
+        _ => None,
+    }
+}
