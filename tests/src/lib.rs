@@ -187,3 +187,19 @@ pub fn sw(rapdu: &[u8]) -> u16 {
         _ => panic!("R-APDU without status word: {rapdu:02X?}"),
     }
 }
+
+/// A binary of the workspace (`package`, `name`), built if needed.
+pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let bin = dir.join(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", package, "--bin", name])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building {name} failed");
+    }
+    bin
+}

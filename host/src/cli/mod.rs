@@ -60,7 +60,7 @@ pub enum Commands {
     #[command(subcommand)]
     Cert(CertCommand),
     /// Operator: personalise fresh cards (one, or every card present).
-    Provision(ProvisionCommand),
+    Provision(Box<ProvisionCommand>),
     /// Development certification authority for test environments and CI.
     #[command(subcommand)]
     Ca(CaCommand),
@@ -339,19 +339,15 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
             file,
             operator,
         }) => provisioning::cert_load(cli, *profile, *usage, file, operator, io),
-        Commands::Provision(ProvisionCommand {
-            renew:
-                Some(ProvisionSub::Renew {
-                    profile,
-                    ca,
-                    requests,
-                    operator,
-                }),
-            ..
-        }) => provisioning::renew(cli, *profile, ca, requests, operator, io),
-        Commands::Provision(ProvisionCommand { args, .. }) => {
-            provisioning::provision(cli, args, io)
-        }
+        Commands::Provision(cmd) => match &cmd.renew {
+            Some(ProvisionSub::Renew {
+                profile,
+                ca,
+                requests,
+                operator,
+            }) => provisioning::renew(cli, *profile, ca, requests, operator, io),
+            None => provisioning::provision(cli, &cmd.args, io),
+        },
         Commands::Ca(cmd) => ca::run(cli, cmd, io),
         Commands::Service(ServiceCommand::Set {
             kind,
