@@ -179,25 +179,14 @@ impl<'t> Apdus<'t> {
                 cmd.data.len()
             )));
         }
-        let (mut data, mut sw) = if fits_short(cmd.data, cmd.le) || self.extended {
-            let extended = !fits_short(cmd.data, cmd.le);
-            self.once(cmd.header, cmd.data, cmd.le, extended, cmd.secret)?
-        } else {
-            self.chained(cmd)?
-        };
+        let (mut data, mut sw) = self.dispatch(cmd, cmd.le)?;
         if sw & 0xFF00 == 0x6C00 {
             // Wrong Le: the card names the right one.
             let le = match sw & 0xFF {
                 0 => 256,
                 n => usize::from(n as u8),
             };
-            (data, sw) = self.once(
-                cmd.header,
-                cmd.data,
-                Some(le),
-                !fits_short(cmd.data, Some(le)) && self.extended,
-                cmd.secret,
-            )?;
+            (data, sw) = self.dispatch(cmd, Some(le))?;
             if sw & 0xFF00 == 0x6C00 {
                 return Err(Error::InvalidResponse(
                     "the card asks for a different Le twice".into(),
@@ -242,6 +231,32 @@ impl<'t> Apdus<'t> {
         Ok(Response { data, sw })
     }
 
+    /// Whether extended APDUs reach the card.
+    pub fn extended(&self) -> bool {
+        self.extended
+    }
+
+    /// One APDU when the data fits (short, or extended where the reader
+    /// takes it), a chain of short APDUs otherwise. On a short-only reader
+    /// an Le above 256 is asked as `00` (256); `61xx` brings the rest.
+    fn dispatch(&mut self, cmd: &Command<'_>, le: Option<usize>) -> Result<(Vec<u8>, u16)> {
+        if fits_short(cmd.data, le) {
+            self.once(cmd.header, cmd.data, le, false, cmd.secret)
+        } else if self.extended {
+            self.once(cmd.header, cmd.data, le, true, cmd.secret)
+        } else if cmd.data.len() <= SHORT_DATA {
+            self.once(
+                cmd.header,
+                cmd.data,
+                le.map(|l| l.min(256)),
+                false,
+                cmd.secret,
+            )
+        } else {
+            self.chained(cmd, le)
+        }
+    }
+
     fn once(
         &mut self,
         header: [u8; 4],
@@ -255,13 +270,13 @@ impl<'t> Apdus<'t> {
         self.raw(&capdu, secret_from)
     }
 
-    fn chained(&mut self, cmd: &Command<'_>) -> Result<(Vec<u8>, u16)> {
+    fn chained(&mut self, cmd: &Command<'_>, le: Option<usize>) -> Result<(Vec<u8>, u16)> {
         let parts: Vec<&[u8]> = cmd.data.chunks(SHORT_DATA).collect();
         let last = parts.len().saturating_sub(1);
         for (i, part) in parts.iter().enumerate() {
             let mut header = cmd.header;
             let le = if i == last {
-                cmd.le.map(|l| l.min(256))
+                le.map(|l| l.min(256))
             } else {
                 header[0] |= cla::CHAIN;
                 None

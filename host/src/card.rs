@@ -38,6 +38,20 @@ pub fn check(command: &'static str, sw: u16, pin: Option<PinRef>) -> Result<()> 
     }
 }
 
+/// Checks the status word of a command that answers no data, and that no
+/// data came (data there is an out-of-order or hostile answer).
+pub fn check_empty(command: &'static str, r: &Response, pin: Option<PinRef>) -> Result<()> {
+    check(command, r.sw, pin)?;
+    if r.data.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidResponse(format!(
+            "{command} answered {} bytes of data where none belong",
+            r.data.len()
+        )))
+    }
+}
+
 /// Receives one line per APDU exchanged (PIN blocks shown as `***`).
 pub type Trace = Box<dyn FnMut(&str)>;
 
@@ -128,7 +142,10 @@ impl<T: Transport> AsanCard<T> {
             .send(&Command::new([select[0], select[1], select[2], select[3]]).data(&select[5..]))?;
         self.selected = [KeyRef::DEFAULT_AUTHENTICATION, KeyRef::DEFAULT_SIGNING];
         match r.sw {
-            0x9000 => Ok(()),
+            0x9000 if r.data.is_empty() => Ok(()),
+            0x9000 => Err(Error::InvalidResponse(
+                "SELECT answered data it was not asked for".into(),
+            )),
             0x6A82 => Err(Error::NoCard("the card has no Asan İmza applet".into())),
             sw => Err(Error::Status {
                 command: "SELECT",
@@ -172,14 +189,14 @@ impl<T: Transport> AsanCard<T> {
                 .data(block)
                 .secret(),
         )?;
-        check("VERIFY", r.sw, Some(kind))
+        check_empty("VERIFY", &r, Some(kind))
     }
 
     /// Whether a PIN is verified now (VERIFY without data): `Ok(true)`,
     /// `Ok(false)` with tries left, or `Blocked`.
     pub fn pin_verified(&mut self, kind: PinRef) -> Result<bool> {
         let r = self.send(&Command::new([0x00, ins::VERIFY, 0x00, kind.byte()]))?;
-        match check("VERIFY", r.sw, Some(kind)) {
+        match check_empty("VERIFY", &r, Some(kind)) {
             Ok(()) => Ok(true),
             Err(Error::WrongPin { .. }) => Ok(false),
             Err(e) => Err(e),
@@ -194,7 +211,7 @@ impl<T: Transport> AsanCard<T> {
             p::VERIFY_LOGOUT,
             kind.byte(),
         ]))?;
-        check("VERIFY (logout)", r.sw, None)
+        check_empty("VERIFY (logout)", &r, None)
     }
 
     /// CHANGE REFERENCE DATA: old and new value of the same PIN.
@@ -211,7 +228,7 @@ impl<T: Transport> AsanCard<T> {
                 .data(&data)
                 .secret(),
         )?;
-        check("CHANGE REFERENCE DATA", r.sw, Some(old.kind()))
+        check_empty("CHANGE REFERENCE DATA", &r, Some(old.kind()))
     }
 
     /// RESET RETRY COUNTER: the PUK unblocks PIN1 or PIN2, with a new value
@@ -250,7 +267,7 @@ impl<T: Transport> AsanCard<T> {
                 .data(&data)
                 .secret(),
         )?;
-        check("RESET RETRY COUNTER", r.sw, Some(PinRef::Puk))
+        check_empty("RESET RETRY COUNTER", &r, Some(PinRef::Puk))
     }
 
     /// Signs `digest` (20–64 bytes) with the authentication key of
@@ -279,7 +296,7 @@ impl<T: Transport> AsanCard<T> {
                     .data(pin1.block().as_bytes())
                     .secret(),
             )?;
-            check("VERIFY", r.sw, Some(PinRef::Pin1))?;
+            check_empty("VERIFY", &r, Some(PinRef::Pin1))?;
             let r = a.send(
                 &Command::new([0x00, ins::INTERNAL_AUTHENTICATE, 0, 0])
                     .data(digest)
@@ -311,7 +328,7 @@ impl<T: Transport> AsanCard<T> {
                     .data(pin2.block().as_bytes())
                     .secret(),
             )?;
-            check("VERIFY", r.sw, Some(PinRef::Pin2))?;
+            check_empty("VERIFY", &r, Some(PinRef::Pin2))?;
             let [p1, p2] = p::PSO_CDS;
             let r = a.send(&Command::new([0x00, ins::PSO, p1, p2]).data(digest).le(0))?;
             check("PSO: COMPUTE DIGITAL SIGNATURE", r.sw, None)?;
@@ -345,7 +362,7 @@ impl<T: Transport> AsanCard<T> {
             let r = a.send(
                 &Command::new([0x00, ins::SELECT, p::SELECT_EF, p::SELECT_NO_DATA]).data(&fid),
             )?;
-            check("SELECT (certificate)", r.sw, None).map_err(|e| match e {
+            check_empty("SELECT (certificate)", &r, None).map_err(|e| match e {
                 Error::NotFound(_) => Error::NotFound(format!(
                     "no {} {} certificate",
                     info::profile_name(key.profile),
@@ -358,9 +375,16 @@ impl<T: Transport> AsanCard<T> {
                 let offset = u16::try_from(der.len())
                     .map_err(|_| Error::InvalidResponse("certificate larger than 32 KiB".into()))?;
                 let [hi, lo] = offset.to_be_bytes();
-                let r = a.send(&Command::new([0x00, ins::READ_BINARY, hi, lo]).le(0))?;
+                // Le 0000 (extended) reads the whole file at once; 00 reads 256.
+                let le = if a.extended() { 65_536 } else { 256 };
+                let r = a.send(&Command::new([0x00, ins::READ_BINARY, hi, lo]).le(le))?;
                 match r.sw {
-                    0x6B00 if !der.is_empty() => break,
+                    0x6B00 if !der.is_empty() => {
+                        return Err(Error::Certificate(format!(
+                            "the certificate file ends after {} bytes, before its DER does",
+                            der.len()
+                        )));
+                    }
                     sw => check("READ BINARY", sw, None)?,
                 }
                 if r.data.is_empty() {
@@ -374,7 +398,7 @@ impl<T: Transport> AsanCard<T> {
                         "certificate file larger than 4096 bytes".into(),
                     ));
                 }
-                if complete_der(&der) {
+                if complete_der(&der)? {
                     break;
                 }
             }
@@ -397,11 +421,22 @@ impl<T: Transport> AsanCard<T> {
     }
 }
 
-/// Whether `der` holds a complete outer DER SEQUENCE (so no more reads are needed).
-fn complete_der(der: &[u8]) -> bool {
+/// Whether `der` holds a complete outer DER SEQUENCE (so no more reads are
+/// needed). Anything else at the start is not a certificate: an error.
+fn complete_der(der: &[u8]) -> Result<bool> {
+    if der.first() != Some(&0x30) {
+        return Err(Error::Certificate(
+            "the certificate file does not hold a DER SEQUENCE".into(),
+        ));
+    }
     match tlv::read(der) {
-        Ok((_, rest)) => rest.is_empty(),
-        Err(_) => false,
+        Ok((_, rest)) if rest.is_empty() => Ok(true),
+        Ok((_, rest)) => Err(Error::Certificate(format!(
+            "{} bytes after the certificate's DER",
+            rest.len()
+        ))),
+        // Not complete yet: read on.
+        Err(_) => Ok(false),
     }
 }
 
@@ -413,7 +448,7 @@ fn mse(a: &mut Apdus<'_>, template: u8, key: KeyRef, current: KeyRef) -> Result<
     }
     let data = [tag::KEY_REFERENCE, 1, key.byte()];
     let r = a.send(&Command::new([0x00, ins::MSE, p::MSE_SET, template]).data(&data))?;
-    check("MSE: SET", r.sw, None)
+    check_empty("MSE: SET", &r, None)
 }
 
 fn raw_signature(data: &[u8]) -> Result<RawSignature> {
