@@ -430,7 +430,7 @@ fn complete_der(der: &[u8]) -> Result<bool> {
         ));
     }
     match tlv::read(der) {
-        Ok((_, rest)) if rest.is_empty() => Ok(true),
+        Ok((_, [])) => Ok(true),
         Ok((_, rest)) => Err(Error::Certificate(format!(
             "{} bytes after the certificate's DER",
             rest.len()
@@ -447,8 +447,18 @@ fn mse(a: &mut Apdus<'_>, template: u8, key: KeyRef, current: KeyRef) -> Result<
         return Ok(());
     }
     let data = [tag::KEY_REFERENCE, 1, key.byte()];
+    let missing = || {
+        Error::NotFound(format!(
+            "the card has no {} {} key (its service has no such profile?)",
+            info::profile_name(key.profile),
+            info::usage_name(key.usage)
+        ))
+    };
     let r = a.send(&Command::new([0x00, ins::MSE, p::MSE_SET, template]).data(&data))?;
-    check_empty("MSE: SET", &r, None)
+    match r.sw {
+        0x6A88 => Err(missing()),
+        _ => check_empty("MSE: SET", &r, None),
+    }
 }
 
 fn raw_signature(data: &[u8]) -> Result<RawSignature> {

@@ -74,8 +74,15 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// A request the rules refuse (renewal), with the rule and its source.
+    Refused(String),
+    /// The virtual card's image cannot be used (its message names the file).
+    VirtualCard(String),
     /// Bad input from the user (not a card problem).
     Usage(String),
+    /// A document signature is not valid, or not a signature at all; says
+    /// what failed.
+    Verification(String),
 }
 
 impl Error {
@@ -149,7 +156,9 @@ impl fmt::Display for Error {
             Self::Certificate(what) => write!(f, "certificate problem: {what}"),
             Self::SecureChannel(what) => write!(f, "secure channel: {what}"),
             Self::Io { path, source } => write!(f, "{path}: {source}"),
+            Self::VirtualCard(what) | Self::Refused(what) => f.write_str(what),
             Self::Usage(what) => f.write_str(what),
+            Self::Verification(what) => write!(f, "the signature is not valid: {what}"),
         }
     }
 }

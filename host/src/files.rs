@@ -45,6 +45,12 @@ pub fn append_private_line(path: &Path, line: &str) -> Result<()> {
     #[cfg(unix)]
     options.mode(0o600);
     let mut f = options.open(path).map_err(io(path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io(path))?;
+    }
     let mut data = line.as_bytes().to_vec();
     data.push(b'\n');
     f.write_all(&data).map_err(io(path))?;

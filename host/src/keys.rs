@@ -16,17 +16,19 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-fn key(path: &Path, name: &str, value: Option<&str>) -> Result<[u8; 16]> {
-    let v =
-        value.ok_or_else(|| Error::Usage(format!("{}: no `{name} = …` line", path.display())))?;
+/// A value and the line it is on.
+type Entry<'a> = Option<(&'a str, usize)>;
+
+fn key(path: &Path, name: &str, entry: Entry<'_>) -> Result<[u8; 16]> {
+    let (v, line) =
+        entry.ok_or_else(|| Error::Usage(format!("{}: no `{name} = …` line", path.display())))?;
+    let at = format!("{}:{line}", path.display());
     let bytes = Zeroizing::new(
-        hex::decode(v)
-            .map_err(|_| Error::Usage(format!("{}: `{name}` is not hex", path.display())))?,
+        hex::decode(v).map_err(|_| Error::Usage(format!("{at}: `{name}` is not hex")))?,
     );
     <[u8; 16]>::try_from(bytes.as_slice()).map_err(|_| {
         Error::Usage(format!(
-            "{}: `{name}` must be 16 bytes (AES-128), not {}",
-            path.display(),
+            "{at}: `{name}` must be 16 bytes (AES-128), not {}",
             bytes.len()
         ))
     })
@@ -50,12 +52,12 @@ pub fn parse(path: &Path, text: &str) -> Result<StaticKeys> {
                 n + 1
             )));
         };
-        let v = v.trim();
-        match k.trim().to_ascii_lowercase().as_str() {
-            "kvn" => kvn = Some(v),
-            "enc" => enc = Some(v),
-            "mac" => mac = Some(v),
-            "dek" => dek = Some(v),
+        let v = Some((v.trim(), n + 1));
+        let slot = match k.trim().to_ascii_lowercase().as_str() {
+            "kvn" => &mut kvn,
+            "enc" => &mut enc,
+            "mac" => &mut mac,
+            "dek" => &mut dek,
             other => {
                 return Err(Error::Usage(format!(
                     "{}:{}: unknown key `{other}`",
@@ -63,15 +65,25 @@ pub fn parse(path: &Path, text: &str) -> Result<StaticKeys> {
                     n + 1
                 )));
             }
+        };
+        if slot.is_some() {
+            return Err(Error::Usage(format!(
+                "{}:{}: `{}` given twice",
+                path.display(),
+                n + 1,
+                k.trim()
+            )));
         }
+        *slot = v;
     }
-    let kvn = kvn.ok_or_else(|| Error::Usage(format!("{}: no `kvn = …` line", path.display())))?;
+    let (kvn, line) =
+        kvn.ok_or_else(|| Error::Usage(format!("{}: no `kvn = …` line", path.display())))?;
     let kvn = u8::from_str_radix(kvn, 16)
         .ok()
         .filter(|k| (1..=0x7F).contains(k))
         .ok_or_else(|| {
             Error::Usage(format!(
-                "{}: `kvn` must be a hex byte 01–7F",
+                "{}:{line}: `kvn` must be a hex byte 01–7F",
                 path.display()
             ))
         })?;

@@ -118,8 +118,9 @@ pub enum Issuer<'a> {
 pub struct Personalisation<'a> {
     /// The subscriber's service type.
     pub service: ServiceType,
-    /// Subject of the certificates; `None` makes a development subject from the card serial.
-    pub subject: Option<SubjectInfo>,
+    /// Subject of the certificates; fields left `None` are filled with a
+    /// development subject made from the card serial.
+    pub subject: SubjectSpec,
     /// PINs to set; `None` generates them (then `mailer` is required).
     pub pins: Option<CardPins>,
     /// The card's SCP03 keys.
@@ -172,6 +173,57 @@ pub fn keys_for(service: ServiceType) -> Vec<KeyRef> {
             ]
         })
         .collect()
+}
+
+/// Subject fields given by the operator; the rest come from
+/// [`development_subject`].
+#[derive(Clone, Debug, Default)]
+pub struct SubjectSpec {
+    /// CN.
+    pub name: Option<String>,
+    /// serialNumber (personal identification).
+    pub id: Option<String>,
+    /// O.
+    pub organisation: Option<String>,
+    /// VÖEN.
+    pub voen: Option<String>,
+}
+
+impl SubjectSpec {
+    /// A complete subject.
+    pub fn given(info: SubjectInfo) -> Self {
+        Self {
+            name: Some(info.name),
+            id: Some(info.id),
+            organisation: info.organisation,
+            voen: info.voen,
+        }
+    }
+
+    /// The subject for the card `serial`: the development subject when no
+    /// field is given; otherwise exactly the fields given (a profile that
+    /// needs a missing one is refused before the card changes).
+    pub fn resolve(&self, serial: &str) -> Result<SubjectInfo> {
+        if self.name.is_none()
+            && self.id.is_none()
+            && self.organisation.is_none()
+            && self.voen.is_none()
+        {
+            return Ok(development_subject(serial));
+        }
+        match (&self.name, &self.id) {
+            (Some(name), Some(id)) => Ok(SubjectInfo {
+                name: name.clone(),
+                id: id.clone(),
+                organisation: self.organisation.clone(),
+                voen: self.voen.clone(),
+            }),
+            _ => Err(Error::Usage(
+                "the subscriber's --name and --id are both needed when subject fields are given"
+                    .into(),
+            )),
+        }
+    }
 }
 
 /// A development subject derived from the card serial.
@@ -251,6 +303,10 @@ pub fn personalise<T: Transport>(
         certificates: Vec::new(),
     };
     let extended = card.transport().extended_length();
+    // Everything that can be refused is checked before the card changes.
+    let subject = p.subject.resolve(&info.serial)?;
+    let name_of =
+        |k: &KeyRef| -> Result<(KeyRef, Name)> { Ok((*k, subject_name(k.profile, &subject)?)) };
     let (pins, to_certify): (CardPins, Vec<KeyRef>) = match info.life_cycle {
         "terminated" => {
             report.result = "skipped";
@@ -284,24 +340,34 @@ pub fn personalise<T: Transport>(
             (pins, missing)
         }
         _ => {
-            let pins = match &p.pins {
-                Some(pins) => pins.clone(),
-                None => CardPins::generate()?,
+            let keys = keys_for(p.service);
+            for k in &keys {
+                name_of(k)?;
+            }
+            // PINs a previous, interrupted run already mailed are used again:
+            // one letter per card.
+            let mailed = match (&p.pins, &p.mailer) {
+                (None, Some(m)) => CardPins::from_mailer(m, &info.serial)?,
+                _ => None,
             };
-            // The PINs are on disk before they are on the card: an
-            // interrupted run can always be resumed.
-            match &p.mailer {
-                Some(m) => files::append_private_line(m, &pins.mailer_line(&info.serial))?,
-                None if p.pins.is_none() => {
+            let (pins, to_mail) = match (&p.pins, mailed, &p.mailer) {
+                (Some(pins), _, _) => (pins.clone(), false),
+                (None, Some(pins), _) => (pins, false),
+                (None, None, Some(_)) => (CardPins::generate()?, true),
+                (None, None, None) => {
                     return Err(Error::Usage(
                         "generated PINs need --mailer FILE (they are never printed)".into(),
                     ));
                 }
-                None => {}
-            }
-            let keys = keys_for(p.service);
+            };
             card.exclusive(|a| {
+                // The channel proves these are the card's keys before anything
+                // is written; then the PINs are on disk before they are on
+                // the card, so an interrupted run can always be resumed.
                 let mut op = Operator::open(a, &p.keys, p.level, extended)?;
+                if let (true, Some(m)) = (to_mail, &p.mailer) {
+                    files::append_private_line(m, &pins.mailer_line(&info.serial))?;
+                }
                 op.set_pin(PinRef::Pin1, pins.pin1.block())?;
                 op.set_pin(PinRef::Pin2, pins.pin2.block())?;
                 op.set_pin(PinRef::Puk, pins.puk.block())?;
@@ -318,14 +384,7 @@ pub fn personalise<T: Transport>(
         }
     };
     card.select()?;
-    let subject = p
-        .subject
-        .clone()
-        .unwrap_or_else(|| development_subject(&info.serial));
-    let named = to_certify
-        .iter()
-        .map(|k| Ok((*k, subject_name(k.profile, &subject)?)))
-        .collect::<Result<Vec<_>>>()?;
+    let named = to_certify.iter().map(name_of).collect::<Result<Vec<_>>>()?;
     let channel = Channel {
         keys: &p.keys,
         level: p.level,
@@ -461,8 +520,18 @@ pub fn renew<T: Transport>(
         .map(|c| c.tbs_certificate().subject().clone());
     let subject = match subject {
         Some(s) => s,
-        None => subject_name(profile, &development_subject(&info.serial))?,
+        None => {
+            return Err(Error::ConditionsNotSatisfied(format!(
+                "no {} certificate on the card to take the subscriber's subject from; provision the profile again",
+                profile_name(profile)
+            )));
+        }
     };
+    // The subscriber's PINs are checked before the old keys go: a typo
+    // must not cost the certificates.
+    card.verify_pin(&pins.pin1)?;
+    card.verify_pin(&pins.pin2)?;
+    card.select()?;
     let extended = card.transport().extended_length();
     card.exclusive(|a| {
         let mut op = Operator::open(a, keys, level, extended)?;

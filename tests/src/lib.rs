@@ -203,3 +203,28 @@ pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
     }
     bin
 }
+
+/// The `asan` CLI binary, built with `cargo build -p asan-host --bin asan`
+/// on first use in each test process, so that it always matches the sources
+/// (the tests crate does not depend on `asan-host`, so `cargo test -p
+/// asan-tests` alone would not rebuild it).
+pub fn asan_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "--quiet", "-p", "asan-host", "--bin", "asan"]);
+            if dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().unwrap();
+            assert!(status.success(), "building asan failed");
+            let bin = dir.join("asan");
+            assert!(bin.exists(), "no {} after the build", bin.display());
+            bin
+        })
+        .clone()
+}

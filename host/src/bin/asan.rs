@@ -1,6 +1,7 @@
 //! `asan`: the command-line tool for Asan İmza SIM cards.
 #![forbid(unsafe_code)]
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use asan_host::cli::{Cli, Io, PinInput, run};
@@ -18,8 +19,14 @@ fn main() -> ExitCode {
     };
     match run(&cli, &mut io) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader of our output that went away (`asan … | head`) is no error to report.
+        Err(asan_host::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            ExitCode::from(1)
+        }
         Err(e) => {
-            eprintln!("asan: {e}");
+            let _ = writeln!(std::io::stderr(), "asan: {e}");
             ExitCode::from(e.exit_code())
         }
     }

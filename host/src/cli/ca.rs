@@ -10,6 +10,7 @@ use crate::x509::{DevCa, verify_csr};
 /// Runs a `ca` subcommand.
 pub fn run(cli: &Cli, cmd: &CaCommand, io: &mut Io<'_>) -> Result<()> {
     match cmd {
+        CaCommand::Review(args) => super::renewal::review(cli, args, io),
         CaCommand::Init { dir } => {
             let ca = DevCa::init(dir)?;
             let root = cert::parse(&ca.root_der())?;

@@ -15,11 +15,12 @@ use crate::transport::{Transport, pcsc};
 pub fn readers(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
     let list = match &cli.virtual_card {
         Some(path) => {
-            let card = transport::open(cli);
+            // An image that cannot be used is an error, not "no applet".
+            transport::open(cli)?;
             vec![pcsc::ReaderReport {
                 name: format!("virtual card {}", path.display()),
                 card_present: true,
-                asan_imza: card.is_ok(),
+                asan_imza: true,
                 atr: Some(hex::encode_upper(asan_vcard::atr::ATR)),
             }]
         }

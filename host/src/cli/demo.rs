@@ -95,7 +95,7 @@ fn story(cli: &Cli, io: &mut Io<'_>, dir: &std::path::Path) -> Result<()> {
     };
     let plan = Personalisation {
         service: ServiceType::Business,
-        subject: Some(SubjectInfo {
+        subject: provision::SubjectSpec::given(SubjectInfo {
             name: "Aynur Məmmədova".into(),
             id: "5ZK3M7Q".into(),
             organisation: Some("Demo MMC".into()),

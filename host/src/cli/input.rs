@@ -2,7 +2,7 @@
 //! `ASAN_NEW_PIN`) for automation, a hidden prompt on a terminal, or lines
 //! on standard input in the order the command asks for them.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 
 use zeroize::Zeroizing;
 
@@ -68,6 +68,30 @@ impl PinInput {
                 let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
                 Ok(trimmed)
             }
+            Err(e) => Err(Error::Io {
+                path: "standard input".into(),
+                source: e,
+            }),
+        }
+    }
+
+    /// A value that is not secret (a confirmation): the environment
+    /// variable, else a visible prompt on the terminal, else a line.
+    pub fn read_visible(&mut self, var: &str, prompt: &str) -> Result<Zeroizing<String>> {
+        if let Some(v) = (self.env)(var) {
+            return Ok(Zeroizing::new(v));
+        }
+        if self.terminal {
+            let _ = write!(std::io::stderr(), "{prompt}: ");
+        }
+        let mut line = Zeroizing::new(String::new());
+        match self.lines.read_line(&mut line) {
+            Ok(0) => Err(Error::Usage(format!(
+                "{prompt} needed: set {var} or give it on standard input"
+            ))),
+            Ok(_) => Ok(Zeroizing::new(
+                line.trim_end_matches(['\r', '\n']).to_owned(),
+            )),
             Err(e) => Err(Error::Io {
                 path: "standard input".into(),
                 source: e,

@@ -6,9 +6,11 @@
 mod ca;
 mod card_info;
 mod demo;
+mod documents;
 mod input;
 mod pins;
 mod provisioning;
+mod renewal;
 mod signing;
 mod transport;
 
@@ -22,7 +24,12 @@ pub use transport::AnyTransport;
 
 /// Command-line tool for Asan İmza SIM cards.
 #[derive(Debug, Parser)]
-#[command(name = "asan", version, about, long_about = None)]
+#[command(
+    name = "asan",
+    version,
+    about = "Asan İmza SIM cards: PINs, signatures, certificates, provisioning, renewal",
+    long_about = None
+)]
 pub struct Cli {
     /// Use the reader whose name contains this text.
     #[arg(long, global = true, value_name = "SUBSTR")]
@@ -54,8 +61,12 @@ pub enum Commands {
     Pin(PinCommand),
     /// Sign a challenge with the authentication key (PIN1).
     Auth(AuthArgs),
-    /// Sign a SHA-256 digest with the signing key (PIN2).
+    /// Sign a file (CMS signature, FILE.p7s) or a SHA-256 digest with the
+    /// signing key (PIN2).
     Sign(SignArgs),
+    /// Verify a CMS document signature (ours or openssl's): every check,
+    /// and which failed.
+    Verify(VerifyArgs),
     /// Certificates on the card.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -67,6 +78,10 @@ pub enum Commands {
     /// Operator: set the subscriber's service type and state.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Online certificate renewal by the Asan İmza procedure: whether it is
+    /// open, and the signed application.
+    #[command(subcommand)]
+    Renew(renewal::RenewCommand),
     /// Operator: terminate the card, irreversibly.
     Terminate {
         /// Do not ask for confirmation.
@@ -140,6 +155,9 @@ pub enum CaCommand {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// The certification centre's review of a renewal application: the
+    /// signature, the signer and the procedure's rules; the decision.
+    Review(renewal::ReviewArgs),
 }
 
 /// `asan service …`
@@ -264,15 +282,54 @@ pub struct AuthArgs {
     pub profile: Profile,
 }
 
-/// `asan sign`
+/// `asan sign FILE | --digest HEX`
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    /// The SHA-256 digest to sign, hex (32 bytes).
+    /// The file to sign: a CMS signature (CAdES-BES) goes to FILE.p7s. The
+    /// file is streamed (constant memory) unless --attached.
+    #[arg(
+        value_name = "FILE",
+        conflicts_with = "digest",
+        required_unless_present = "digest"
+    )]
+    pub file: Option<PathBuf>,
+    /// Instead of a file: the SHA-256 digest to sign, hex (32 bytes); prints
+    /// the raw signature r || s.
     #[arg(long, value_name = "HEX")]
-    pub digest: String,
+    pub digest: Option<String>,
     /// Which profile's signing key.
     #[arg(long, value_enum, default_value = "citizen")]
     pub profile: Profile,
+    /// Write the signature to this file instead of FILE.p7s.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        conflicts_with = "digest"
+    )]
+    pub output: Option<PathBuf>,
+    /// Certificates to include (PEM or DER), e.g. the issuing CA, so a
+    /// verifier can build the chain.
+    #[arg(long, value_name = "PEM", conflicts_with = "digest")]
+    pub chain: Option<PathBuf>,
+    /// Embed the file in the signature (read into memory) instead of a
+    /// detached signature.
+    #[arg(long, conflicts_with = "digest")]
+    pub attached: bool,
+}
+
+/// `asan verify FILE FILE.p7s --ca ROOT.pem`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The signed file; or, alone, a signature with the content embedded.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The signature (CMS, DER or PEM), usually FILE.p7s.
+    #[arg(value_name = "SIGNATURE")]
+    pub signature: Option<PathBuf>,
+    /// Trust anchor certificates (PEM or DER; repeatable).
+    #[arg(long, value_name = "ROOT.pem", required = true)]
+    pub ca: Vec<PathBuf>,
 }
 
 /// `asan cert …`
@@ -326,7 +383,9 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
         Commands::Info => card_info::info(cli, io),
         Commands::Pin(cmd) => pins::run(cli, cmd, io),
         Commands::Auth(args) => signing::auth(cli, args, io),
+        Commands::Sign(args) if args.file.is_some() => documents::sign(cli, args, io),
         Commands::Sign(args) => signing::sign(cli, args, io),
+        Commands::Verify(args) => documents::verify(cli, args, io),
         Commands::Cert(CertCommand::Read {
             profile,
             usage,
@@ -349,6 +408,7 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
             None => provisioning::provision(cli, &cmd.args, io),
         },
         Commands::Ca(cmd) => ca::run(cli, cmd, io),
+        Commands::Renew(cmd) => renewal::run(cli, cmd, io),
         Commands::Service(ServiceCommand::Set {
             kind,
             state,

@@ -26,16 +26,19 @@ pub fn run(cli: &Cli, cmd: &PinCommand, io: &mut Io<'_>) -> Result<()> {
             }
             for pin in asan_applet::PinRef::ALL {
                 let p = pins.get(pin);
-                let state = if p.blocked() { " (blocked)" } else { "" };
-                say(
-                    io.out,
-                    &format!(
-                        "{}: {} of {} tries left{state}",
+                let line = if !p.set {
+                    format!("{}: not set", pin_name(pin))
+                } else if p.blocked() {
+                    format!("{}: blocked", pin_name(pin))
+                } else {
+                    format!(
+                        "{}: {} of {} tries left",
                         pin_name(pin),
                         p.tries_left,
                         p.max_tries
-                    ),
-                )?;
+                    )
+                };
+                say(io.out, &line)?;
             }
             Ok(())
         }

@@ -1,7 +1,7 @@
 //! `asan provision` (one card or `--all-readers`), `asan provision renew`,
 //! `asan cert load`, `asan service set`, `asan terminate`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -15,10 +15,10 @@ use crate::error::{Error, Result};
 use crate::info::{profile_name, usage_name};
 use crate::operator::Operator;
 use crate::pin::{Pin1, Pin2, Puk};
-use crate::provision::{self, CardPins, CardReport, Issuer, Personalisation};
+use crate::provision::{self, CardPins, CardReport, Issuer, Personalisation, SubjectSpec};
 use crate::transport::Transport;
 use crate::transport::pcsc::{self, PcscTransport};
-use crate::x509::{DevCa, SubjectInfo};
+use crate::x509::DevCa;
 use crate::{AsanCard, cert, keys};
 
 /// Secure-channel options of operator commands.
@@ -100,13 +100,13 @@ fn service_type(p: Profile) -> ServiceType {
     }
 }
 
-fn subject(args: &ProvisionArgs) -> Option<SubjectInfo> {
-    args.name.as_ref().map(|name| SubjectInfo {
-        name: name.clone(),
-        id: args.id.clone().unwrap_or_default(),
+fn subject(args: &ProvisionArgs) -> SubjectSpec {
+    SubjectSpec {
+        name: args.name.clone(),
+        id: args.id.clone(),
         organisation: args.org.clone(),
         voen: args.voen.clone(),
-    })
+    }
 }
 
 /// PINs from the environment (all three), or `None` to generate them.
@@ -162,6 +162,11 @@ pub fn provision(cli: &Cli, args: &ProvisionArgs, io: &mut Io<'_>) -> Result<()>
         .service
         .map(service_type)
         .ok_or_else(|| Error::Usage("--service citizen|business|government is required".into()))?;
+    if args.all_readers && (cli.virtual_card.is_some() || cli.reader.is_some()) {
+        return Err(Error::Usage(
+            "--all-readers personalises the card in every reader; it does not go with --virtual or --reader".into(),
+        ));
+    }
     let (keys, level) = args.operator.resolve(io.err)?;
     let pins = pins_from_env(io)?;
     if pins.is_none() && args.mailer.is_none() {
@@ -228,12 +233,10 @@ fn batch(
                             p.0, report.reader, report.result
                         );
                         if p.1 {
-                            eprint!("\r\x1b[2K{line}");
-                            if p.0 == total {
-                                eprintln!();
-                            }
+                            let end = if p.0 == total { "\n" } else { "" };
+                            let _ = write!(std::io::stderr(), "\r\x1b[2K{line}{end}");
                         } else {
-                            eprintln!("{line}");
+                            let _ = writeln!(std::io::stderr(), "{line}");
                         }
                     }
                     report
@@ -393,7 +396,7 @@ pub fn terminate(cli: &Cli, yes: bool, op: &OperatorArgs, io: &mut Io<'_>) -> Re
             io.err,
             "Terminating card {serial} is irreversible: it will never sign again. Type its serial to confirm:"
         );
-        let typed = io.pins.read("ASAN_CONFIRM", "serial")?;
+        let typed = io.pins.read_visible("ASAN_CONFIRM", "serial")?;
         if typed.trim() != serial {
             return Err(Error::Usage(
                 "confirmation does not match the serial; nothing was done".into(),

@@ -53,7 +53,10 @@ pub fn auth(cli: &Cli, args: &AuthArgs, io: &mut Io<'_>) -> Result<()> {
 
 /// `asan sign --digest HEX`.
 pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
-    let digest = parse_hex(&args.digest, "--digest")?;
+    let Some(digest) = &args.digest else {
+        return Err(Error::Usage("give FILE or --digest HEX".into()));
+    };
+    let digest = parse_hex(digest, "--digest")?;
     let digest: [u8; 32] = digest.as_slice().try_into().map_err(|_| {
         Error::Usage(format!(
             "--digest must be a SHA-256 digest of 32 bytes, not {}",

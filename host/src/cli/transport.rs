@@ -1,5 +1,7 @@
 //! The card the command line talks to: PC/SC, or an in-process virtual card.
 
+use std::io::Write as _;
+
 use asan_applet::store::MemStore;
 
 use super::Cli;
@@ -73,8 +75,10 @@ pub fn open(cli: &Cli) -> Result<AsanCard<AnyTransport>> {
 
 /// SELECTs the applet on `transport`, with the APDU trace if asked for.
 pub fn open_on(cli: &Cli, transport: AnyTransport) -> Result<AsanCard<AnyTransport>> {
-    let trace = cli
-        .trace
-        .then(|| Box::new(|line: &str| eprintln!("asan: {line}")) as crate::card::Trace);
+    let trace = cli.trace.then(|| {
+        Box::new(|line: &str| {
+            let _ = writeln!(std::io::stderr(), "asan: {line}");
+        }) as crate::card::Trace
+    });
     AsanCard::open_traced(transport, trace)
 }

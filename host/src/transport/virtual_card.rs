@@ -27,10 +27,7 @@ impl<S: Store> std::fmt::Debug for VirtualTransport<S> {
 impl VirtualTransport<FileStore> {
     /// Opens (or creates) the virtual card whose image is `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let (card, _) = VirtualCard::open(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let (card, _) = VirtualCard::open(path).map_err(|e| Error::VirtualCard(e.to_string()))?;
         Ok(Self::with_card(
             card,
             format!("virtual card {}", path.display()),

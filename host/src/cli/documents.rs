@@ -1,0 +1,161 @@
+//! `asan sign FILE` and `asan verify`: CMS document signatures.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use asan_applet::CertificateProfile;
+use serde_json::json;
+
+use super::{Cli, Io, SignArgs, VerifyArgs, json as print_json, say, transport};
+use crate::cert;
+use crate::cms::{self, SignOptions};
+use crate::error::{Error, Result};
+use crate::pin::Pin2;
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The certificates of a file, errors naming the file.
+fn certificates(path: &Path) -> Result<Vec<Vec<u8>>> {
+    cms::certificates_from_file_bytes(&read(path)?).map_err(|e| match e {
+        Error::Certificate(what) => Error::Certificate(format!("{}: {what}", path.display())),
+        e => e,
+    })
+}
+
+/// `FILE.p7s` next to `FILE`.
+fn default_output(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".p7s");
+    PathBuf::from(name)
+}
+
+/// `asan sign FILE [-o FILE.p7s] [--profile P] [--chain PEM] [--attached]`.
+pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
+    let Some(file) = &args.file else {
+        return Err(Error::Usage("give FILE or --digest HEX".into()));
+    };
+    let output = args.output.clone().unwrap_or_else(|| default_output(file));
+    let chain = match &args.chain {
+        Some(path) => certificates(path)?,
+        None => Vec::new(),
+    };
+    // Detached: the file is streamed; only --attached reads it whole.
+    let (digest, attached) = if args.attached {
+        let content = read(file)?;
+        (cms::digest_reader(&mut content.as_slice())?, Some(content))
+    } else {
+        (cms::digest_file(file)?, None)
+    };
+    let pin2 = io.pins.read("ASAN_PIN2", "PIN2")?;
+    let pin2 = Pin2::new(&pin2)?;
+    let profile = CertificateProfile::from(args.profile);
+    let mut card = transport::open(cli)?;
+    let signing_time = SystemTime::now();
+    let opts = SignOptions {
+        chain,
+        signing_time,
+        attached,
+    };
+    // sign_on_card verifies the signature it made (against the
+    // certificate's key) before anything is written.
+    let signed = cms::sign_on_card(&mut card, &pin2, profile, &digest, &opts)?;
+    std::fs::write(&output, &signed.cms).map_err(|source| Error::Io {
+        path: output.display().to_string(),
+        source,
+    })?;
+    let signer = cert::parse(&signed.certificate)?
+        .tbs_certificate()
+        .subject()
+        .to_string();
+    let when = x509_cert::time::Time::try_from(signing_time)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    if cli.json {
+        return print_json(
+            io.out,
+            &json!({
+                "file": file.display().to_string(),
+                "signature_file": output.display().to_string(),
+                "signer": signer,
+                "signing_time": when,
+                "digest": hex::encode(digest),
+            }),
+        );
+    }
+    let kind = if args.attached {
+        "attached"
+    } else {
+        "detached"
+    };
+    say(
+        io.out,
+        &format!(
+            "signed {}\n  signature:    {} (CMS, {kind}, {} bytes)\n  signer:       {signer}\n  \
+             signing time: {when}\n  SHA-256:      {}",
+            file.display(),
+            output.display(),
+            signed.cms.len(),
+            hex::encode(digest)
+        ),
+    )
+}
+
+/// `asan verify FILE FILE.p7s --ca ROOT.pem [--json]`, or `asan verify
+/// FILE.p7s --ca ROOT.pem` for a signature with the content embedded.
+pub fn verify(cli: &Cli, args: &VerifyArgs, io: &mut Io<'_>) -> Result<()> {
+    let (content, signature) = match &args.signature {
+        Some(signature) => (Some(args.file.as_path()), signature.as_path()),
+        None => (None, args.file.as_path()),
+    };
+    let mut anchors = Vec::new();
+    for path in &args.ca {
+        anchors.extend(certificates(path)?);
+    }
+    let signed = read(signature)?;
+    let digest = content.map(cms::digest_file).transpose()?;
+    let result = cms::verify(&signed, digest.as_ref(), &anchors, SystemTime::now()).map_err(
+        |e| match e {
+            Error::Verification(what) => {
+                Error::Verification(format!("{}: {what}", signature.display()))
+            }
+            e => e,
+        },
+    )?;
+    if cli.json {
+        let value = serde_json::to_value(&result)
+            .map_err(|e| Error::Usage(format!("cannot encode the result: {e}")))?;
+        print_json(io.out, &value)?;
+    } else {
+        if let Some(signer) = &result.signer {
+            say(io.out, &format!("signer:       {signer}"))?;
+        }
+        if let Some(time) = &result.signing_time {
+            say(io.out, &format!("signing time: {time}"))?;
+        }
+        for check in &result.checks {
+            let state = if check.ok { "OK" } else { "FAILED" };
+            say(
+                io.out,
+                &format!("  {state:<6}  {}: {}", check.name, check.detail),
+            )?;
+        }
+        let verdict = if result.valid {
+            "the signature is valid"
+        } else {
+            "the signature is NOT valid"
+        };
+        say(io.out, verdict)?;
+    }
+    match result.first_failure() {
+        Some(check) => Err(Error::Verification(format!(
+            "{} failed: {}",
+            check.name, check.detail
+        ))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,192 @@
+//! Making a signature: the `cms` crate's `SignerInfoBuilder`, driven
+//! directly so that the signer's own error (wrong PIN, blocked) comes back
+//! unchanged, and `SignedData` assembled here.
+
+use std::time::SystemTime;
+
+use ::cms::builder::SignerInfoBuilder;
+use ::cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use ::cms::content_info::{CmsVersion, ContentInfo};
+use ::cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfos,
+};
+use der::Encode;
+use der::asn1::{Any, OctetString, SetOfVec};
+use p256::ecdsa::DerSignature;
+use x509_cert::attr::Attribute;
+use x509_cert::builder::Builder;
+use x509_cert::spki::AlgorithmIdentifierOwned;
+use x509_cert::time::Time;
+
+use super::verify::{Check, verify};
+use crate::error::{Error, Result};
+use crate::x509::{CardSigner, DigestSigner};
+
+/// What to put in a signature besides the signer's certificate.
+#[derive(Clone, Debug)]
+pub struct SignOptions {
+    /// Further certificates (DER), for example the issuing CA: included so a
+    /// verifier can build the chain to its trust anchor.
+    pub chain: Vec<Vec<u8>>,
+    /// The signing-time attribute (the signer's clock: not a timestamp).
+    pub signing_time: SystemTime,
+    /// The content to embed; `None` makes a detached signature.
+    pub attached: Option<Vec<u8>>,
+}
+
+fn asn1(what: &'static str) -> impl Fn(der::Error) -> Error {
+    move |e| Error::Certificate(format!("cannot encode {what}: {e}"))
+}
+
+/// `SHA-256` (no parameters, RFC 5754).
+pub(super) fn sha256_algorithm() -> AlgorithmIdentifierOwned {
+    AlgorithmIdentifierOwned {
+        oid: der::oid::db::rfc5912::ID_SHA_256,
+        parameters: None,
+    }
+}
+
+fn signing_time_attribute(time: SystemTime) -> Result<Attribute> {
+    let time = Time::try_from(time)
+        .map_err(|e| Error::Usage(format!("the signing time cannot be encoded: {e}")))?;
+    let mut values = SetOfVec::new();
+    values
+        .insert(Any::encode_from(&time).map_err(asn1("the signing time"))?)
+        .map_err(asn1("the signing time"))?;
+    Ok(Attribute {
+        oid: der::oid::db::rfc5911::ID_SIGNING_TIME,
+        values,
+    })
+}
+
+/// CMS `SignedData` (RFC 5652) over content whose SHA-256 is `digest`, with
+/// CAdES-BES signed attributes (content-type id-data, message-digest,
+/// signing-time, signing-certificate-v2 with the SHA-256 of the signer's
+/// certificate), the signer's certificate and `opts.chain`;
+/// ecdsa-with-SHA256. The signer signs SHA-256 of the DER `SET OF` signed
+/// attributes: one signature, one VERIFY + PSO on a card. Returns the DER
+/// `ContentInfo`.
+///
+/// The signer's own error (wrong PIN, blocked) comes back unchanged. The
+/// certificate must be for the signer's key, attached content must have
+/// the SHA-256 `digest`, and the result is verified (signature, digest,
+/// attributes) before it is returned, so a bad file is never produced.
+pub fn sign_detached(
+    digest: &[u8; 32],
+    signer_cert_der: &[u8],
+    signer: &mut dyn DigestSigner,
+    opts: &SignOptions,
+) -> Result<Vec<u8>> {
+    let cert = crate::cert::parse(signer_cert_der)?;
+    let certified = p256::PublicKey::from_sec1_bytes(&crate::cert::public_key_bytes(&cert));
+    if certified.ok() != Some(signer.public_key()) {
+        return Err(Error::Certificate(format!(
+            "the certificate of {} is not for the key that signs",
+            cert.tbs_certificate().subject()
+        )));
+    }
+    if let Some(content) = &opts.attached
+        && super::sha256(content) != *digest
+    {
+        return Err(Error::Usage(
+            "the content to attach does not have the SHA-256 given".into(),
+        ));
+    }
+
+    let tbs = cert.tbs_certificate();
+    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+        issuer: tbs.issuer().clone(),
+        serial_number: tbs.serial_number().clone(),
+    });
+    // The signer info is always built over the digest; embedded content is
+    // put into the SignedData afterwards (so it is hashed once, by the caller).
+    let detached = EncapsulatedContentInfo {
+        econtent_type: der::oid::db::rfc5911::ID_DATA,
+        econtent: None,
+    };
+    let mut builder = SignerInfoBuilder::new(sid, sha256_algorithm(), &detached, Some(digest))
+        .map_err(|e| Error::Certificate(format!("cannot start the signer info: {e}")))?;
+    for attribute in [
+        signing_time_attribute(opts.signing_time)?,
+        super::signing_certificate_v2(signer_cert_der)?,
+    ] {
+        builder
+            .add_signed_attribute(attribute)
+            .map_err(|e| Error::Certificate(format!("cannot add a signed attribute: {e}")))?;
+    }
+    let card = CardSigner::new(signer);
+    let signer_info = builder.build::<_, DerSignature>(&card).map_err(|e| {
+        card.take_error()
+            .unwrap_or_else(|| Error::Certificate(format!("cannot build the signer info: {e}")))
+    })?;
+
+    let econtent = match &opts.attached {
+        Some(content) => Some(
+            Any::encode_from(&OctetString::new(content.clone()).map_err(asn1("the content"))?)
+                .map_err(asn1("the content"))?,
+        ),
+        None => None,
+    };
+    let mut certificates = vec![CertificateChoices::Certificate(cert)];
+    let mut seen = vec![signer_cert_der.to_vec()];
+    for der in &opts.chain {
+        if !seen.contains(der) {
+            certificates.push(CertificateChoices::Certificate(crate::cert::parse(der)?));
+            seen.push(der.clone());
+        }
+    }
+    let signed_data = SignedData {
+        version: CmsVersion::V1,
+        digest_algorithms: SetOfVec::try_from(vec![sha256_algorithm()])
+            .map_err(asn1("the digest algorithms"))?,
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: der::oid::db::rfc5911::ID_DATA,
+            econtent,
+        },
+        certificates: Some(CertificateSet(
+            SetOfVec::try_from(certificates).map_err(asn1("the certificates"))?,
+        )),
+        crls: None,
+        signer_infos: SignerInfos(
+            SetOfVec::try_from(vec![signer_info]).map_err(asn1("the signer infos"))?,
+        ),
+    };
+    let content_info = ContentInfo {
+        content_type: der::oid::db::rfc5911::ID_SIGNED_DATA,
+        content: Any::encode_from(&signed_data).map_err(asn1("the signed data"))?,
+    };
+    let der = content_info.to_der().map_err(asn1("the message"))?;
+    self_check(&der, digest, opts.signing_time)?;
+    Ok(der)
+}
+
+/// Verifies what was just made: everything but the chain, the validity and
+/// the key usage, which depend on the certificate and not on us.
+fn self_check(der: &[u8], digest: &[u8; 32], signing_time: SystemTime) -> Result<()> {
+    let result = verify(der, Some(digest), &[], signing_time)?;
+    let own = [
+        Check::STRUCTURE,
+        Check::CONTENT_DIGEST,
+        Check::SIGNATURE,
+        Check::CONTENT_TYPE,
+        Check::SIGNING_TIME,
+        Check::SIGNING_CERTIFICATE,
+    ];
+    for name in own {
+        match result.check(name) {
+            Some(c) if c.ok => {}
+            Some(c) => {
+                return Err(Error::Verification(format!(
+                    "the signature just made fails {}: {}",
+                    c.name, c.detail
+                )));
+            }
+            None => {
+                return Err(Error::Verification(format!(
+                    "the signature just made was not checked for {name}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The structure check: one `SignedData` with one signer, the algorithms
+//! we verify, signed attributes, the content (given or embedded) and the
+//! signer's P-256 certificate among the signature's certificates.
+
+use ::cms::cert::CertificateChoices;
+use ::cms::content_info::CmsVersion;
+use ::cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
+use der::oid::db::rfc5912;
+use der::{Tag, Tagged};
+use x509_cert::attr::Attributes;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
+
+use super::chain::Cert;
+use super::{raw, sha256};
+
+/// What the structure check found.
+pub(super) struct Parts<'a> {
+    pub info: &'a SignerInfo,
+    pub attrs: &'a Attributes,
+    pub signed_attrs_der: Vec<u8>,
+    pub content_digest: [u8; 32],
+    pub embedded_digest: Option<[u8; 32]>,
+    pub signer: Cert,
+    pub pool: Vec<Cert>,
+}
+
+/// Checks the structure of `sd` (decoded from `der`); the parts the other
+/// checks need and a summary, or why it cannot be verified.
+pub(super) fn structure<'a>(
+    der: &[u8],
+    sd: &'a SignedData,
+    digest: Option<&[u8; 32]>,
+) -> std::result::Result<(Parts<'a>, String), String> {
+    let infos = sd.signer_infos.0.as_slice();
+    let [info] = infos else {
+        return Err(format!("{} signers; exactly one is supported", infos.len()));
+    };
+    if info.digest_alg.oid != rfc5912::ID_SHA_256 {
+        return Err(format!(
+            "digest algorithm {}; only SHA-256 is supported",
+            info.digest_alg.oid
+        ));
+    }
+    if !sd
+        .digest_algorithms
+        .iter()
+        .any(|a| a.oid == info.digest_alg.oid)
+    {
+        return Err("the signer's digest algorithm is not among the SignedData's".into());
+    }
+    let version_ok = match info.sid {
+        SignerIdentifier::IssuerAndSerialNumber(_) => info.version == CmsVersion::V1,
+        SignerIdentifier::SubjectKeyIdentifier(_) => info.version == CmsVersion::V3,
+    };
+    if !version_ok || matches!(sd.version, CmsVersion::V0 | CmsVersion::V2) {
+        return Err("the SignedData or SignerInfo version is not the one RFC 5652 asks for".into());
+    }
+    let alg = info.signature_algorithm.oid;
+    if alg != rfc5912::ECDSA_WITH_SHA_256 && alg != rfc5912::ID_EC_PUBLIC_KEY {
+        return Err(format!(
+            "signature algorithm {alg}; only ecdsa-with-SHA256 is supported"
+        ));
+    }
+    let attrs = info
+        .signed_attrs
+        .as_ref()
+        .ok_or("no signed attributes (a bare signature over the content is not accepted)")?;
+    let signed_attrs_der = raw::signed_attributes(der)?;
+    let embedded_digest = match &sd.encap_content_info.econtent {
+        Some(c) if c.tag() == Tag::OctetString => Some(sha256(c.value())),
+        Some(c) => return Err(format!("embedded content of type {}", c.tag())),
+        None => None,
+    };
+    let (content_digest, where_) = match (digest, embedded_digest) {
+        (Some(d), None) => (*d, "content given"),
+        (Some(d), Some(_)) => (*d, "content given and embedded"),
+        (None, Some(d)) => (d, "embedded content"),
+        (None, None) => {
+            return Err("a detached signature: the signed content must be given".into());
+        }
+    };
+    let mut pool = Vec::new();
+    for choice in sd.certificates.iter().flat_map(|s| s.0.iter()) {
+        if let CertificateChoices::Certificate(c) = choice {
+            pool.push(Cert::from_cert(c.clone()).map_err(|e| e.to_string())?);
+        }
+    }
+    let signer = pool
+        .iter()
+        .find(|c| identifies(&info.sid, c))
+        .cloned()
+        .ok_or("the signer's certificate is not in the signature")?;
+    if !signer.is_p256() {
+        return Err("the signer's key is not an EC key on P-256".into());
+    }
+    let detail = format!(
+        "SignedData, one signer, SHA-256, ECDSA, {where_}, {} certificate(s)",
+        pool.len()
+    );
+    let parts = Parts {
+        info,
+        attrs,
+        signed_attrs_der,
+        content_digest,
+        embedded_digest,
+        signer,
+        pool,
+    };
+    Ok((parts, detail))
+}
+
+fn identifies(sid: &SignerIdentifier, c: &Cert) -> bool {
+    let tbs = c.cert.tbs_certificate();
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(isn) => {
+            &isn.issuer == tbs.issuer() && &isn.serial_number == tbs.serial_number()
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => matches!(
+            tbs.get_extension::<SubjectKeyIdentifier>(),
+            Ok(Some((_, own))) if own == *ski
+        ),
+    }
+}
