@@ -6,6 +6,7 @@
 pub mod pcsc;
 pub mod scripted;
 pub mod virtual_card;
+pub mod watchdog;
 
 use crate::error::Result;
 

@@ -67,7 +67,7 @@ pub fn select_apdu() -> Vec<u8> {
 
 fn raw_transmit(card: &Card, capdu: &[u8]) -> std::result::Result<Vec<u8>, PcscError> {
     let mut buf = vec![0u8; ::pcsc::MAX_BUFFER_SIZE_EXTENDED];
-    card.transmit(capdu, &mut buf).map(<[u8]>::to_vec)
+    super::watchdog::guard(|| card.transmit(capdu, &mut buf).map(<[u8]>::to_vec))
 }
 
 fn selects(card: &Card) -> bool {
