@@ -1293,8 +1293,10 @@ fn auth_signs_a_digest_with_the_authentication_key() {
             .args(&["auth", "--digest", &digest_hex])
             .env("ASAN_PIN1", PIN1)
             .run();
-        let sig = out.ok();
-        assert_eq!(sig.lines().count(), 1, "{sig}");
+        let text = out.ok();
+        // The signature, then the authentication certificate (PEM).
+        let sig = text.lines().next().unwrap_or("");
+        assert!(text.contains("-----BEGIN CERTIFICATE-----"), "{text}");
         assert_eq!(out.stderr, "");
         assert!(verifies(&image.auth_key, &digest, sig), "{len}-byte digest");
         assert!(
@@ -1308,7 +1310,11 @@ fn auth_signs_a_digest_with_the_authentication_key() {
         .args(&["auth", "--digest", &hex::encode(&digest)])
         .stdin(&format!("{PIN1}\n"))
         .run();
-    assert!(verifies(&image.auth_key, &digest, out.ok()));
+    assert!(verifies(
+        &image.auth_key,
+        &digest,
+        out.ok().lines().next().unwrap_or("")
+    ));
 }
 
 #[test]
@@ -1460,7 +1466,7 @@ fn signatures_verify_with_openssl_and_the_certificate_read_by_the_cli() {
             .args(&[&arg])
             .env(pin.0, pin.1)
             .run();
-        let sig = out.ok().trim();
+        let sig = out.ok().lines().next().unwrap_or("").trim();
         let pem = image.file(&format!("{usage}.pem"));
         asan(image.arg())
             .cmd(&format!(
@@ -1921,7 +1927,10 @@ fn distinctive_pins_never_appear_in_any_output() {
             .env("ASAN_PIN2", "96307")
             .run();
         assert_eq!(out.code, 3);
-        assert!(!contains_word(&format!("{}{}", out.stdout, out.stderr), "96307"));
+        assert!(!contains_word(
+            &format!("{}{}", out.stdout, out.stderr),
+            "96307"
+        ));
         asan(image.arg())
             .cmd("pin verify pin2")
             .env("ASAN_PIN2", p2)

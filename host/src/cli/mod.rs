@@ -271,7 +271,7 @@ pub struct AuthArgs {
         long,
         value_name = "HEX",
         conflicts_with = "challenge",
-        required_unless_present = "challenge"
+        required_unless_present_any = ["challenge", "verify"]
     )]
     pub digest: Option<String>,
     /// A challenge text; its SHA-256 is signed.
@@ -280,6 +280,13 @@ pub struct AuthArgs {
     /// Which profile's authentication key.
     #[arg(long, value_enum, default_value = "citizen")]
     pub profile: Profile,
+    /// Check an answer instead: the JSON that `asan auth --json` printed
+    /// (challenge or digest, signature, certificate). No card needed.
+    #[arg(long, value_name = "ANSWER.json", conflicts_with_all = ["digest"])]
+    pub verify: Option<PathBuf>,
+    /// With --verify: the trust anchor the certificate must chain to.
+    #[arg(long, value_name = "ROOT.pem", requires = "verify")]
+    pub ca: Option<PathBuf>,
 }
 
 /// `asan sign FILE | --digest HEX`

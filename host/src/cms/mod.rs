@@ -174,3 +174,22 @@ pub fn cms_der(bytes: &[u8]) -> Result<Vec<u8>> {
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
+
+/// Checks that `cert_der` chains to one of `anchors` (DER) and that every
+/// certificate on the path is valid at `at`; `Ok` describes the path, `Err`
+/// says where it breaks. (Used to check authentication answers.)
+pub fn check_chain(
+    cert_der: &[u8],
+    anchors: &[Vec<u8>],
+    at: std::time::SystemTime,
+) -> std::result::Result<String, String> {
+    let cert = chain::Cert::from_der(cert_der).map_err(|e| format!("not a certificate: {e}"))?;
+    let anchors = anchors
+        .iter()
+        .map(|a| {
+            chain::Cert::from_der(a).map_err(|e| format!("trust anchor is not a certificate: {e}"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let path = chain::build_path(&cert, &[], &anchors)?;
+    chain::check_validity(&path, at)
+}
