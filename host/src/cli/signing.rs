@@ -104,15 +104,15 @@ fn auth_verify(
     // The bytes signed: the digest, as an ECDSA pre-hash (its leftmost 256
     // bits); for a challenge the digest is SHA-256 of its UTF-8 bytes.
     let challenge = field("challenge");
-    if let Some(c) = challenge.as_deref().or(expected_challenge) {
-        if Sha256::digest(c.as_bytes()).as_slice() != digest.as_slice() {
-            return Err(invalid("the digest is not SHA-256 of the challenge".into()));
-        }
+    if let Some(c) = challenge.as_deref().or(expected_challenge)
+        && Sha256::digest(c.as_bytes()).as_slice() != digest.as_slice()
+    {
+        return Err(invalid("the digest is not SHA-256 of the challenge".into()));
     }
-    if let (Some(expected), Some(c)) = (expected_challenge, challenge.as_deref()) {
-        if expected != c {
-            return Err(invalid("the answer is for another challenge".into()));
-        }
+    if let (Some(expected), Some(c)) = (expected_challenge, challenge.as_deref())
+        && expected != c
+    {
+        return Err(invalid("the answer is for another challenge".into()));
     }
     let signature = parse_hex(
         &field("signature").ok_or_else(|| Error::Usage("the answer has no signature".into()))?,
