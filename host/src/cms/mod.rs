@@ -52,6 +52,7 @@
 mod card;
 mod chain;
 mod ess;
+mod extract;
 mod raw;
 mod sign;
 mod structure;
@@ -71,6 +72,7 @@ pub use ess::{
     EssCertIdV2, ID_AA_SIGNING_CERTIFICATE_V2, IssuerSerial, SigningCertificateV2,
     signing_certificate_v2,
 };
+pub use extract::content_and_signer;
 pub use sign::{SignOptions, sign_detached};
 pub use verify::{Check, Verification, verify};
 

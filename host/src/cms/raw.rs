@@ -3,17 +3,9 @@
 //! foreign signer did not sort, and the signature would no longer match).
 
 use der::asn1::Any;
-use der::{Decode, Encode, Reader, SliceReader, Tag, TagNumber, Tagged};
+use der::{Decode, Encode, Tag, TagNumber, Tagged};
 
-/// The elements of a constructed value, in order.
-fn elements(value: &[u8]) -> der::Result<Vec<Any>> {
-    let mut reader = SliceReader::new(value)?;
-    let mut out = Vec::new();
-    while !reader.is_finished() {
-        out.push(Any::decode(&mut reader)?);
-    }
-    Ok(out)
-}
+use super::extract::elements;
 
 fn missing(what: &str) -> String {
     format!("the message has no {what}")

@@ -61,6 +61,7 @@ mod window;
 #[cfg(test)]
 mod tests;
 
+pub use crate::cms::content_and_signer;
 pub use body::{ApplicationBody, BODY_VERSION, Contact, CurrentCertificate, voen_in_certificate};
 pub use profiles::{
     Move, ProfileSet, check_move, label, profile_from_name, service_from_name, service_label,
@@ -68,7 +69,7 @@ pub use profiles::{
 pub use request::{POWER_OF_ATTORNEY_DAYS, PROLONGATION_DAYS, PowerOfAttorney, Request, State};
 pub use review::{CREATED_TOLERANCE, Review, ReviewCheck, review_body};
 pub use rules::{Refusal, Rule};
-pub use signed::{content_and_signer, review_signed};
+pub use signed::review_signed;
 pub use state::Application;
 pub use time::{
     Clock, DAY, FixedClock, SystemClock, format as format_time, from_system_time,
