@@ -162,6 +162,25 @@ impl<T: Transport> AsanCard<T> {
     }
 
     /// Serial, life cycle, service, PIN counters, keys (GET DATA `6E`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use asan_host::{AsanCard, transport::virtual_card::VirtualTransport};
+    /// # fn main() -> asan_host::Result<()> {
+    /// let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
+    /// let info = card.info()?;
+    /// assert_eq!(info.serial.len(), 16);
+    /// assert_eq!(info.life_cycle, "initialisation");
+    /// assert!(info.service.is_none());
+    /// assert_eq!(info.keys.len(), 6);
+    /// assert!(info.keys.iter().all(|k| !k.present && k.certificate_len == 0));
+    /// // The same data as `asan info --json`:
+    /// let json = serde_json::to_value(&info).map_err(|e| asan_host::Error::Usage(e.to_string()))?;
+    /// assert_eq!(json["pins"]["puk"]["max_tries"], 10);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn info(&mut self) -> Result<CardInfo> {
         let r = self.send(&Command::new([0x00, ins::GET_DATA, 0x00, data_object::ALL]).le(0))?;
         check("GET DATA", r.sw, None)?;
@@ -169,11 +188,61 @@ impl<T: Transport> AsanCard<T> {
     }
 
     /// Tries left and limits of PIN1, PIN2 and the PUK (one GET DATA).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use asan_host::{AsanCard, transport::virtual_card::VirtualTransport};
+    /// # fn main() -> asan_host::Result<()> {
+    /// let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
+    /// let pins = card.pin_status()?;
+    /// assert_eq!((pins.pin1.max_tries, pins.pin2.max_tries, pins.puk.max_tries), (3, 3, 10));
+    /// assert!(!pins.pin2.set, "a factory-fresh card has no PINs yet");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn pin_status(&mut self) -> Result<PinsInfo> {
         info::parse_pins(&self.get_data(data_object::PIN_STATUS)?)
     }
 
     /// VERIFY of any PIN.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use asan_host::{AsanCard, Error, Pin1, transport::virtual_card::VirtualTransport};
+    /// # use asan_applet::scp03::{SecurityLevel, StaticKeys};
+    /// # use asan_applet::{KeyRef, PinRef, Service, ServiceType};
+    /// # use asan_host::{Pin2, Puk, Secret, operator::Operator};
+    /// # fn main() -> asan_host::Result<()> {
+    /// let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
+    /// # // Personalise: PIN1 1234, PIN2 12345, PUK 12345678, keys 11 and 21, Citizen service.
+    /// # card.exclusive(|a| {
+    /// #     let level = SecurityLevel::from_byte(0x03).ok_or(Error::Usage("level".into()))?;
+    /// #     let mut op = Operator::open(a, &StaticKeys::default_test_keys(), level, true)?;
+    /// #     op.set_pin(PinRef::Pin1, Pin1::new("1234")?.block())?;
+    /// #     op.set_pin(PinRef::Pin2, Pin2::new("12345")?.block())?;
+    /// #     op.set_pin(PinRef::Puk, Puk::new("12345678")?.block())?;
+    /// #     op.generate_key(KeyRef::DEFAULT_AUTHENTICATION)?;
+    /// #     op.generate_key(KeyRef::DEFAULT_SIGNING)?;
+    /// #     op.set_service(Service { kind: ServiceType::Citizen, active: true })?;
+    /// #     op.activate()
+    /// # })?;
+    /// # card.select()?;
+    /// // A wrong PIN costs a try and says how many are left.
+    /// match card.verify_pin(&Pin1::new("9999")?) {
+    ///     Err(e @ Error::WrongPin { tries_left: 2, .. }) => {
+    ///         assert_eq!(e.to_string(), "wrong PIN1, 2 tries left");
+    ///         assert_eq!(e.exit_code(), 3);
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// // The right one restores the counter.
+    /// card.verify_pin(&Pin1::new("1234")?)?;
+    /// assert_eq!(card.pin_status()?.pin1.tries_left, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn verify_pin<P: Secret>(&mut self, pin: &P) -> Result<()> {
         self.verify_block(P::KIND, pin.block().as_bytes())
     }
@@ -312,6 +381,47 @@ impl<T: Transport> AsanCard<T> {
     /// Signs a SHA-256 `digest` with the signing key of `profile` after
     /// verifying PIN2 — in one transaction: MSE (only when another key than
     /// the selected one is asked for), VERIFY, PSO: COMPUTE DIGITAL SIGNATURE.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use asan_applet::{CertificateProfile, KeyRef};
+    /// use asan_host::{AsanCard, Error, Pin2, transport::virtual_card::VirtualTransport};
+    /// use p256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
+    /// use sha2::{Digest, Sha256};
+    /// # use asan_applet::scp03::{SecurityLevel, StaticKeys};
+    /// # use asan_applet::{PinRef, Service, ServiceType};
+    /// # use asan_host::{Pin1, Puk, Secret, operator::Operator};
+    /// # fn main() -> asan_host::Result<()> {
+    /// let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
+    /// # card.exclusive(|a| {
+    /// #     let level = SecurityLevel::from_byte(0x03).ok_or(Error::Usage("level".into()))?;
+    /// #     let mut op = Operator::open(a, &StaticKeys::default_test_keys(), level, true)?;
+    /// #     op.set_pin(PinRef::Pin1, Pin1::new("1234")?.block())?;
+    /// #     op.set_pin(PinRef::Pin2, Pin2::new("12345")?.block())?;
+    /// #     op.set_pin(PinRef::Puk, Puk::new("12345678")?.block())?;
+    /// #     op.generate_key(KeyRef::DEFAULT_AUTHENTICATION)?;
+    /// #     op.generate_key(KeyRef::DEFAULT_SIGNING)?;
+    /// #     op.set_service(Service { kind: ServiceType::Citizen, active: true })?;
+    /// #     op.activate()
+    /// # })?;
+    /// # card.select()?;
+    /// let digest: [u8; 32] = Sha256::digest(b"the document").into();
+    /// let pin2 = Pin2::new("12345")?;
+    /// let signature = card.sign(&digest, &pin2, CertificateProfile::Citizen)?;
+    ///
+    /// let key = VerifyingKey::from(card.public_key(KeyRef::DEFAULT_SIGNING)?);
+    /// let signature = Signature::from_slice(&signature).map_err(|_| Error::Usage("r||s".into()))?;
+    /// assert!(key.verify_prehash(&digest, &signature).is_ok());
+    ///
+    /// // PIN2 authorises one signature: each call verifies it again.
+    /// card.sign(&digest, &pin2, CertificateProfile::Citizen)?;
+    /// // A card without Business keys refuses the Business profile; no PIN try is spent.
+    /// assert!(card.sign(&digest, &pin2, CertificateProfile::Business).is_err());
+    /// assert_eq!(card.pin_status()?.pin2.tries_left, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn sign(
         &mut self,
         digest: &[u8; 32],

@@ -1,6 +1,23 @@
 //! PIN values as types: the type says which PIN it is, the format is
 //! checked before anything is sent (a typo never costs a try), the digits
 //! are wiped from memory on drop and print as `***`.
+//!
+//! ```
+//! use asan_host::{Error, Pin1, Pin2, Puk};
+//! # fn main() -> asan_host::Result<()> {
+//! let pin2 = Pin2::new("12345")?;
+//! assert_eq!(format!("{pin2:?}"), "Pin2(***)");
+//!
+//! // The format is checked here, before any card sees it: a typo costs no try.
+//! let e = Pin1::new("12a4").unwrap_err();
+//! assert!(matches!(e, Error::InvalidPinFormat { .. }));
+//! assert_eq!(e.to_string(), "invalid PIN1: only digits 0-9 are allowed (nothing was sent to the card)");
+//! assert_eq!(e.exit_code(), 2);
+//! assert!(Pin2::new("1234").is_err()); // PIN2 has 5 to 8 digits
+//! assert!(Puk::new("1234567").is_err()); // the PUK exactly 8
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 

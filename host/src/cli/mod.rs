@@ -384,6 +384,31 @@ pub struct Io<'a> {
 }
 
 /// Runs one parsed command line.
+///
+/// # Example
+///
+/// ```
+/// use asan_host::cli::{Cli, Io, PinInput, run};
+/// use clap::Parser;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let image = dir.path().join("card.img");
+/// // `asan --virtual card.img --json info`, in this process.
+/// let cli = Cli::try_parse_from(["asan", "--virtual", image.to_str().ok_or("path")?, "--json", "info"])?;
+/// let (mut out, mut err) = (Vec::new(), Vec::new());
+/// let mut pins = PinInput::scripted(vec![], "");
+/// run(&cli, &mut Io { out: &mut out, err: &mut err, pins: &mut pins })?;
+/// let info: serde_json::Value = serde_json::from_slice(&out)?;
+/// assert_eq!(info["life_cycle"], "initialisation");
+///
+/// // PINs come from the scripted environment or input lines; errors carry the exit code.
+/// let cli = Cli::try_parse_from(["asan", "--virtual", image.to_str().ok_or("path")?, "pin", "verify", "pin2"])?;
+/// let mut pins = PinInput::scripted(vec![("ASAN_PIN2", "1234".into())], "");
+/// let e = run(&cli, &mut Io { out: &mut out, err: &mut err, pins: &mut pins }).unwrap_err();
+/// assert_eq!(e.exit_code(), 2); // PIN2 needs 5 to 8 digits
+/// # Ok(())
+/// # }
+/// ```
 pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
     match &cli.command {
         Commands::Readers => card_info::readers(cli, io),
