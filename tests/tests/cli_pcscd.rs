@@ -11,10 +11,11 @@
 //! reader).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../host/tests/common/run.rs"]
+mod run;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use asan_tests::operator::{self, Operator, Tx};
 use asan_tests::{VirtualReader, asan_binary, reader_for};
@@ -22,88 +23,21 @@ use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 
+use run::{Asan, Out};
+
 const PORT: u16 = 35965;
 const SECOND_PORT: u16 = 35966;
 const SELECT: [u8; 15] = [
     0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xF0, 0x41, 0x53, 0x41, 0x4E, 0x49, 0x4D, 0x5A, 0x41, 0x01,
 ];
 
-/// One run of `asan`.
-#[derive(Debug)]
-struct Out {
-    args: Vec<String>,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "asan {:?} failed: {self:#?}", self.args);
-        &self.stdout
-    }
-
-    /// Exit `code`, nothing on stdout, one `asan: ` line on stderr with `needle`.
-    fn fails(&self, code: i32, needle: &str) -> &str {
-        assert_eq!(self.code, code, "asan {:?}: {self:#?}", self.args);
-        assert_eq!(self.stdout, "", "asan {:?}", self.args);
-        let line = self.stderr.trim_end();
-        assert!(!line.contains('\n'), "one line: {:?}", self.stderr);
-        assert!(
-            line.starts_with("asan: ") && line.contains(needle),
-            "{line:?} lacks {needle:?}"
-        );
-        line
-    }
-}
-
 /// Runs `asan args…` with `env` (and none of the test's own `ASAN_*`
-/// variables), empty stdin, a time limit; checks no panic.
+/// variables), empty stdin, a time limit; checks no panic, an exit code of
+/// the contract and no PIN of `env` in the output (`common/run.rs`).
 fn asan(args: &[&str], env: &[(&str, &str)]) -> Out {
-    let mut cmd = Command::new(asan_binary());
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in ["ASAN_PIN1", "ASAN_PIN2", "ASAN_PUK", "ASAN_NEW_PIN"] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let pid = child.id();
-    drop(child.stdin.take());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let output = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(o) => o.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(pid.to_string())
-                .status();
-            panic!("asan {args:?} hangs (killed after 60 s)");
-        }
-    };
-    let out = Out {
-        args: args.iter().map(|a| (*a).to_owned()).collect(),
-        code: output.status.code().expect("asan was killed by a signal"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
-    assert!(!out.stderr.contains("panicked"), "{out:#?}");
-    for (_, secret) in env {
-        let all = format!("{}{}", out.stdout, out.stderr);
-        assert!(!all.contains(secret), "a PIN was printed: {out:#?}");
-        assert!(
-            !all.to_lowercase().contains(&hex::encode(secret)),
-            "{out:#?}"
-        );
-    }
-    out
+    env.iter()
+        .fold(Asan::new(asan_binary()).args(args), |a, (k, v)| a.env(k, v))
+        .run()
 }
 
 /// A personalised card image with a certificate issued by openssl for the

@@ -1,5 +1,11 @@
-//! Fixtures shared by the host integration tests.
+//! Fixtures and helpers shared by the host integration tests; `run` runs
+//! the `asan` binary (and is also included by path from
+//! `tests/tests/cli_pcscd.rs`).
 #![allow(dead_code)]
+
+pub mod run;
+
+use der::Decode;
 
 /// A real self-signed P-256 X.509 certificate (CN=Asan Test, O=Test), 417
 /// bytes of DER, made once with `openssl req -x509 -newkey ec`.
@@ -23,4 +29,14 @@ pub fn certificate() -> Vec<u8> {
 /// Hex to bytes (spaces allowed).
 pub fn hx(s: &str) -> Vec<u8> {
     hex::decode(s.replace(' ', "")).unwrap_or_else(|e| unreachable!("bad hex in a test: {e}"))
+}
+
+/// The subject public key (uncompressed point) of a DER certificate.
+pub fn certificate_key(der: &[u8]) -> Vec<u8> {
+    let cert = x509_cert::Certificate::from_der(der).unwrap();
+    cert.tbs_certificate()
+        .subject_public_key_info()
+        .subject_public_key
+        .raw_bytes()
+        .to_vec()
 }
