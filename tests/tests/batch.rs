@@ -41,8 +41,12 @@ fn provision_all(dir: &Path, ca: &Path, mailer: &Path) -> (Value, Output) {
         ],
         dir,
     );
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (report, out)
 }
 
@@ -57,7 +61,11 @@ fn by_reader<'a>(report: &'a Value, reader: &str) -> &'a Value {
 
 fn info(dir: &Path, reader: &str) -> Value {
     let out = asan(&["--json", "--reader", reader, "info"], dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -67,25 +75,52 @@ fn batch_of_four_with_an_operational_card_and_a_killed_one() {
     let d = dir.path();
     let ca = d.join("ca");
     let mailer = d.join("mailer.jsonl");
-    assert!(asan(&["ca", "init", ca.to_str().unwrap()], d).status.success());
+    assert!(
+        asan(&["ca", "init", ca.to_str().unwrap()], d)
+            .status
+            .success()
+    );
 
     let images: Vec<_> = (0..4).map(|i| d.join(format!("card{i}.img"))).collect();
     // Card 1 is personalised beforehand, on its own.
     {
         let vr = VirtualReader::start(SLOTS[1].0, &images[1]);
         let out = asan(
-            &["--reader", SLOTS[1].1, "provision", "--service", "citizen", "--ca", ca.to_str().unwrap(), "--mailer", mailer.to_str().unwrap()],
+            &[
+                "--reader",
+                SLOTS[1].1,
+                "provision",
+                "--service",
+                "citizen",
+                "--ca",
+                ca.to_str().unwrap(),
+                "--mailer",
+                mailer.to_str().unwrap(),
+            ],
             d,
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         vr.stop();
     }
-    let mut readers: Vec<Option<VirtualReader>> =
-        (0..4).map(|i| Some(VirtualReader::start(SLOTS[i].0, &images[i]))).collect();
+    let mut readers: Vec<Option<VirtualReader>> = (0..4)
+        .map(|i| Some(VirtualReader::start(SLOTS[i].0, &images[i])))
+        .collect();
 
     // Run the batch; kill card 2's process once its secure channel is open.
     let child = Command::new(workspace_binary("asan-host", "asan"))
-        .args(["--json", "provision", "--all-readers", "--service", "citizen", "--level", "03"])
+        .args([
+            "--json",
+            "provision",
+            "--all-readers",
+            "--service",
+            "citizen",
+            "--level",
+            "03",
+        ])
         .arg("--ca")
         .arg(&ca)
         .arg("--mailer")
@@ -98,12 +133,21 @@ fn batch_of_four_with_an_operational_card_and_a_killed_one() {
     let victim = readers[2].as_mut().unwrap();
     let start = Instant::now();
     while !victim.log().contains("80 47 80") && !victim.log().contains("84 47 80") {
-        assert!(start.elapsed() < Duration::from_secs(30), "the batch never reached card 2: {}", victim.log());
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the batch never reached card 2: {}",
+            victim.log()
+        );
         thread::sleep(Duration::from_millis(2));
     }
     let _ = victim.child.kill();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "a failed card makes the batch fail: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed card makes the batch fail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(by_reader(&report, SLOTS[0].1)["result"], "personalised");
     assert_eq!(by_reader(&report, SLOTS[1].1)["result"], "skipped");
@@ -120,7 +164,11 @@ fn batch_of_four_with_an_operational_card_and_a_killed_one() {
     thread::sleep(Duration::from_millis(1200));
     readers[2] = Some(VirtualReader::start(SLOTS[2].0, &images[2]));
     let (report, out) = provision_all(d, &ca, &mailer);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for i in [0, 1, 3] {
         assert_eq!(by_reader(&report, SLOTS[i].1)["result"], "skipped");
     }
@@ -133,14 +181,21 @@ fn batch_of_four_with_an_operational_card_and_a_killed_one() {
     for (_, name) in SLOTS {
         let info = info(d, name);
         assert_eq!(info["life_cycle"], "operational");
-        assert_eq!(info["certificates"].as_array().unwrap().len(), 2, "{info:#}");
+        assert_eq!(
+            info["certificates"].as_array().unwrap().len(),
+            2,
+            "{info:#}"
+        );
         let serial = info["serial"].as_str().unwrap();
         assert!(mailer_text.contains(serial), "no mailer line for {serial}");
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&mailer).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&mailer).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     // Nothing secret went to the output.
     let pins: Value = serde_json::from_str(mailer_text.lines().next().unwrap()).unwrap();
