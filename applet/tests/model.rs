@@ -115,7 +115,7 @@ fn digits(p: PinRef, seed: u32) -> Vec<u8> {
     let (min, max) = p.length_range();
     let len = min + (seed as usize % (max - min + 1));
     (0..len)
-        .map(|i| b'0' + ((seed >> (i % 8)) as u8 + i as u8) % 10)
+        .map(|i| b'0' + ((seed >> (i % 8)) as u8).wrapping_add(i as u8) % 10)
         .collect()
 }
 
