@@ -62,7 +62,10 @@ struct Chain {
 
 impl Chain {
     fn reset(&mut self) {
-        self.buf.zeroize();
+        // Only the bytes a command used can hold anything.
+        if let Some(used) = self.buf.get_mut(..self.len) {
+            used.zeroize();
+        }
         self.len = 0;
         self.key = None;
     }

@@ -129,10 +129,10 @@ pub struct Apdus<'t> {
 fn split_sw(rapdu: &[u8]) -> Result<(&[u8], u16)> {
     match rapdu.split_last_chunk::<2>() {
         Some((data, [sw1, sw2])) => Ok((data, u16::from_be_bytes([*sw1, *sw2]))),
-        None => Err(Error::InvalidResponse(format!(
-            "{} bytes, no status word",
-            rapdu.len()
-        ))),
+        None => Err(Error::InvalidResponse(match rapdu.len() {
+            0 => "no bytes at all, not even a status word".to_owned(),
+            n => format!("{n} byte(s), no status word"),
+        })),
     }
 }
 

@@ -62,6 +62,13 @@ fn read_full(
         let Some(rest) = buf.get_mut(filled..) else {
             break;
         };
+        // vpcd writes a message's length and body separately; without
+        // quick ACKs the second write waits for a delayed ACK (~40 ms).
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::linux::net::TcpStreamExt;
+            let _ = stream.set_quickack(true);
+        }
         match stream.read(rest) {
             Ok(0) => return Ok(None),
             Ok(n) => {

@@ -1,9 +1,13 @@
 //! MSE: SET, INTERNAL AUTHENTICATE, PSO: COMPUTE DIGITAL SIGNATURE and
 //! reading public keys.
 
-use p256::ecdsa::{Signature, SigningKey, signature::hazmat::RandomizedPrehashSigner};
+use ecdsa::hazmat::sign_prehashed_rfc6979;
+use p256::NistP256;
+use p256::ecdsa::Signature;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use rand_core::CryptoRng;
+use sha2::Sha256;
+use zeroize::Zeroize;
 
 use crate::applet::Core;
 use crate::command::Template;
@@ -41,10 +45,14 @@ fn sign<S: Store, R: CryptoRng>(
         return Err(Status::ConditionsOfUseNotSatisfied);
     }
     let secret = state::key(&core.store, key)?.ok_or(Status::KeyReferenceNotFound)?;
-    let signer = SigningKey::from(secret);
-    let signature: Signature = signer
-        .sign_prehash_with_rng(&mut core.rng, digest)
-        .map_err(|_| Status::UnspecifiedCheckingError)?;
+    // RFC 6979 nonces hedged with 32 bytes of card randomness, straight on
+    // the secret scalar (a `SigningKey` would recompute the public key on
+    // every signature, doubling its cost).
+    let mut hedge = [0u8; 32];
+    core.rng.fill_bytes(&mut hedge);
+    let (signature, _): (Signature, _) =
+        sign_prehashed_rfc6979::<NistP256, Sha256>(&secret.to_nonzero_scalar(), digest, &hedge);
+    hedge.zeroize();
     out.extend(&signature.to_bytes())
 }
 

@@ -63,7 +63,17 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
     };
     // sign_on_card verifies the signature it made (against the
     // certificate's key) before anything is written.
-    let signed = cms::sign_on_card(&mut card, &pin2, profile, &digest, &opts)?;
+    let known = match &args.certificate {
+        Some(path) => Some(cert::pem_or_der(&std::fs::read(path).map_err(
+            |source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            },
+        )?)?),
+        None => None,
+    };
+    let signed =
+        cms::sign_on_card_with(&mut card, &pin2, profile, &digest, &opts, known.as_deref())?;
     std::fs::write(&output, &signed.cms).map_err(|source| Error::Io {
         path: output.display().to_string(),
         source,

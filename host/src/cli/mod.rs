@@ -323,6 +323,10 @@ pub struct SignArgs {
     /// detached signature.
     #[arg(long, conflicts_with = "digest")]
     pub attached: bool,
+    /// The signer's certificate (from `asan cert read`, PEM or DER), so the
+    /// card is not asked for it: the signature then costs two APDUs.
+    #[arg(long, value_name = "FILE", conflicts_with = "digest")]
+    pub certificate: Option<PathBuf>,
 }
 
 /// `asan verify FILE FILE.p7s --ca ROOT.pem`

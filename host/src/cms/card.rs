@@ -52,7 +52,25 @@ pub fn sign_on_card<T: Transport>(
     digest: &[u8; 32],
     opts: &SignOptions,
 ) -> Result<CardSignature> {
-    let certificate = card.read_certificate_der(KeyRef::new(profile, KeyUsage::Signing))?;
+    sign_on_card_with(card, pin2, profile, digest, opts, None)
+}
+
+/// Like [`sign_on_card`], with the signer's certificate already known
+/// (saved by `asan cert read`): then only VERIFY and PSO reach the card.
+/// The signature is still checked against that certificate's key, so a
+/// certificate of another key is refused before anything is written.
+pub fn sign_on_card_with<T: Transport>(
+    card: &mut AsanCard<T>,
+    pin2: &Pin2,
+    profile: CertificateProfile,
+    digest: &[u8; 32],
+    opts: &SignOptions,
+    known_certificate: Option<&[u8]>,
+) -> Result<CardSignature> {
+    let certificate = match known_certificate {
+        Some(der) => der.to_vec(),
+        None => card.read_certificate_der(KeyRef::new(profile, KeyUsage::Signing))?,
+    };
     let parsed = cert::parse(&certificate)?;
     let public = PublicKey::from_sec1_bytes(&cert::public_key_bytes(&parsed)).map_err(|_| {
         Error::Certificate("the key of the signing certificate is not a P-256 key".into())

@@ -67,7 +67,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-pub use card::{CardSignature, sign_on_card};
+pub use card::{CardSignature, sign_on_card, sign_on_card_with};
 pub use ess::{
     EssCertIdV2, ID_AA_SIGNING_CERTIFICATE_V2, IssuerSerial, SigningCertificateV2,
     signing_certificate_v2,

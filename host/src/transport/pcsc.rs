@@ -10,6 +10,7 @@ use ::pcsc::{
 };
 use asan_applet::wire::{AID, ins, p};
 
+use super::watchdog::guard;
 use super::{Exchange, Transport};
 use crate::error::{Error, Result};
 
@@ -36,6 +37,12 @@ pub fn map_error(e: PcscError) -> Error {
             Error::Transport("the card was removed".into())
         }
         PcscError::Timeout => Error::Transport("the card does not answer (timeout)".into()),
+        PcscError::NotTransacted
+        | PcscError::ResetCard
+        | PcscError::UnpoweredCard
+        | PcscError::UnresponsiveCard => {
+            Error::Transport("the card stopped answering or was removed".into())
+        }
         other => Error::Transport(other.to_string()),
     }
 }
@@ -65,9 +72,22 @@ pub fn select_apdu() -> Vec<u8> {
     v
 }
 
+thread_local! {
+    /// One receive buffer per thread, not a fresh 64 KiB one per APDU.
+    static RECEIVE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; ::pcsc::MAX_BUFFER_SIZE_EXTENDED]);
+}
+
 fn raw_transmit(card: &Card, capdu: &[u8]) -> std::result::Result<Vec<u8>, PcscError> {
-    let mut buf = vec![0u8; ::pcsc::MAX_BUFFER_SIZE_EXTENDED];
-    super::watchdog::guard(|| card.transmit(capdu, &mut buf).map(<[u8]>::to_vec))
+    let answer = RECEIVE.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        guard(|| card.transmit(capdu, &mut buf).map(<[u8]>::to_vec))
+    })?;
+    if answer.is_empty() {
+        // vpcd and some readers report success with nothing when the card
+        // went away in the middle of the command.
+        return Err(PcscError::RemovedCard);
+    }
+    Ok(answer)
 }
 
 fn selects(card: &Card) -> bool {
@@ -96,7 +116,7 @@ pub fn list_readers() -> Result<Vec<ReaderReport>> {
             asan_imza: false,
             atr: None,
         };
-        match ctx.connect(&name, ShareMode::Shared, Protocols::ANY) {
+        match guard(|| ctx.connect(&name, ShareMode::Shared, Protocols::ANY)) {
             Ok(card) => {
                 report.card_present = true;
                 report.atr = card
@@ -144,7 +164,7 @@ impl PcscTransport {
             if reader.is_some_and(|r| !name.to_string_lossy().contains(r)) {
                 continue;
             }
-            match ctx.connect(&name, ShareMode::Shared, Protocols::ANY) {
+            match guard(|| ctx.connect(&name, ShareMode::Shared, Protocols::ANY)) {
                 Ok(card) => {
                     present += 1;
                     if selects(&card) {
@@ -210,7 +230,7 @@ impl PcscTransport {
             .card
             .as_mut()
             .ok_or_else(|| Error::Transport("disconnected".into()))?;
-        card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+        guard(|| card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard))
             .map_err(map_error)?;
         if !selects(card) {
             return Err(Error::NoCard(
@@ -258,7 +278,7 @@ impl Transport for PcscTransport {
                 .card
                 .as_mut()
                 .ok_or_else(|| Error::Transport("disconnected".into()))?;
-            match card.transaction() {
+            match guard(|| card.transaction()) {
                 Ok(tx) => {
                     let result = f(&mut InTransaction {
                         card: &tx,
