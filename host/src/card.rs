@@ -7,7 +7,7 @@ use p256::PublicKey;
 use x509_cert::Certificate;
 
 use crate::apdu::{Apdus, Command, Response};
-use crate::error::{Error, Result, pin_name};
+use crate::error::{Error, Result};
 use crate::info::{self, CardInfo, PinsInfo};
 use crate::pin::{AnyPin, Pin1, Pin2, Puk, Secret};
 use crate::transport::{Exchange, Transport};
@@ -523,11 +523,6 @@ impl<T: Transport> AsanCard<T> {
         usage: KeyUsage,
     ) -> Result<Certificate> {
         cert::parse(&self.read_certificate_der(KeyRef::new(profile, usage))?)
-    }
-
-    /// The PIN name, for messages.
-    pub fn pin_name(pin: PinRef) -> &'static str {
-        pin_name(pin)
     }
 }
 

@@ -281,12 +281,7 @@ fn missing_certificates(info: &CardInfo, service: ServiceType) -> Vec<KeyRef> {
 }
 
 fn service_of(info: &CardInfo) -> Option<ServiceType> {
-    info.service.and_then(|s| match s.kind {
-        "citizen" => Some(ServiceType::Citizen),
-        "business" => Some(ServiceType::Business),
-        "government" => Some(ServiceType::Governmental),
-        _ => None,
-    })
+    info.service.and_then(|s| service_type(s.kind))
 }
 
 /// Personalises the card (or skips/resumes it); `reader` names it in the report.

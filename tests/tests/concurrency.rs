@@ -680,7 +680,7 @@ fn assert_all_tries_left() {
 }
 
 #[test]
-#[ignore = "flaky: pcsc-lite 1.9.9 lets one in-flight APDU of another program run inside a PC/SC transaction (about 1 in 500 signatures under contention); fix: SELECT inside the signing transaction (issue 7 note)"]
+#[ignore = "flaky: pcsc-lite 1.9.9 lets one in-flight APDU of another program run inside a PC/SC transaction (about 1 in 500 signatures under contention); a SELECT inside the signing transaction was tried and is not enough (issue 7 note)"]
 fn two_processes_sign_100_times_each_and_no_one_sees_another_s_verification() {
     let _slot = slot();
     let card = provisioned_card("citizen");
@@ -745,7 +745,7 @@ fn two_processes_sign_100_times_each_and_no_one_sees_another_s_verification() {
 }
 
 #[test]
-#[ignore = "flaky: pcsc-lite 1.9.9 lets one in-flight APDU of another program run inside a PC/SC transaction (about 1 in 500 signatures under contention); fix: SELECT inside the signing transaction (issue 7 note)"]
+#[ignore = "flaky: pcsc-lite 1.9.9 lets one in-flight APDU of another program run inside a PC/SC transaction (about 1 in 500 signatures under contention); a SELECT inside the signing transaction was tried and is not enough (issue 7 note)"]
 fn a_wrong_pin2_in_one_of_two_signers_fails_once_and_the_counter_recovers() {
     let _slot = slot();
     let card = provisioned_card("citizen");
