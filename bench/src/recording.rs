@@ -174,6 +174,10 @@ impl<T: Transport> Transport for Recording<T> {
             .exclusive(&mut |ex: &mut dyn Exchange| f(&mut InTx { ex, log: &mut *log }))
     }
 
+    fn shared(&self) -> bool {
+        self.inner.shared()
+    }
+
     fn name(&self) -> String {
         self.inner.name()
     }

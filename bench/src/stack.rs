@@ -48,6 +48,9 @@ impl Transport for Remote {
     ) -> asan_host::Result<()> {
         f(self)
     }
+    fn shared(&self) -> bool {
+        false
+    }
     fn name(&self) -> String {
         "applet thread".into()
     }

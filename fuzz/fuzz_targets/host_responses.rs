@@ -1,6 +1,7 @@
 //! The host library's parsing of card answers: GET DATA objects, public
 //! keys, TLVs, and whole API calls against a card that answers with the
-//! fuzzer's bytes.
+//! fuzzer's bytes (as an unshared card and as one other programs share,
+//! where signatures are checked and disturbed ones redone).
 #![no_main]
 
 use asan_host::transport::scripted::{Answer, ScriptedTransport};
@@ -21,12 +22,14 @@ fuzz_target!(|data: &[u8]| {
         answers.push(Answer::Bytes(a.to_vec()));
         rest = tail;
     }
-    let transport = ScriptedTransport::new(answers);
+    let mut transport = ScriptedTransport::new(answers);
+    transport.shared = data.first().is_some_and(|b| b & 1 == 1);
     if let Ok(mut c) = AsanCard::open(transport) {
         let _ = c.info();
         let _ = c.pin_status();
         if let Ok(pin) = Pin2::new("12345") {
             let _ = c.sign(&[0; 32], &pin, asan_applet::CertificateProfile::Business);
+            let _ = c.sign(&[0; 32], &pin, asan_applet::CertificateProfile::Citizen);
         }
         let _ = c.read_certificate_der(asan_applet::KeyRef::DEFAULT_SIGNING);
     }

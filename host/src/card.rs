@@ -9,9 +9,13 @@ use x509_cert::Certificate;
 use crate::apdu::{Apdus, Command, Response};
 use crate::error::{Error, Result};
 use crate::info::{self, CardInfo, PinsInfo};
-use crate::pin::{AnyPin, Pin1, Pin2, Puk, Secret};
+use crate::pin::{AnyPin, Puk, Secret};
 use crate::transport::{Exchange, Transport};
 use crate::{cert, tlv};
+
+mod signing;
+
+pub use signing::{ATTEMPTS, Interference};
 
 /// A raw ECDSA P-256 signature, `r || s`.
 pub type RawSignature = [u8; 64];
@@ -62,6 +66,10 @@ pub struct AsanCard<T: Transport> {
     /// The keys MSE has selected in this card session, as far as we know:
     /// authentication, signing. Reset to the Citizen keys by our SELECT.
     selected: [KeyRef; 2],
+    /// Public keys signatures are checked against (shared readers only).
+    public_keys: Vec<(KeyRef, PublicKey)>,
+    /// What other programs did that we recovered from, not yet taken.
+    interference: Vec<Interference>,
 }
 
 impl<T: Transport> std::fmt::Debug for AsanCard<T> {
@@ -85,6 +93,8 @@ impl<T: Transport> AsanCard<T> {
             transport,
             trace,
             selected: [KeyRef::DEFAULT_AUTHENTICATION, KeyRef::DEFAULT_SIGNING],
+            public_keys: Vec::new(),
+            interference: Vec::new(),
         };
         card.select()?;
         Ok(card)
@@ -339,128 +349,13 @@ impl<T: Transport> AsanCard<T> {
         check_empty("RESET RETRY COUNTER", &r, Some(PinRef::Puk))
     }
 
-    /// Signs `digest` (20–64 bytes) with the authentication key of
-    /// `profile` after verifying PIN1 — in one transaction: MSE (only when
-    /// another key than the selected one is asked for), VERIFY, INTERNAL
-    /// AUTHENTICATE.
-    pub fn authenticate(
-        &mut self,
-        digest: &[u8],
-        pin1: &Pin1,
-        profile: CertificateProfile,
-    ) -> Result<RawSignature> {
-        if !(20..=64).contains(&digest.len()) {
-            return Err(Error::Usage(format!(
-                "the digest must have 20 to 64 bytes, not {}",
-                digest.len()
-            )));
-        }
-        let key = KeyRef::new(profile, KeyUsage::Authentication);
-        let mut selected = self.selected[0];
-        let signature = self.exclusive(|a| {
-            mse(a, p::MSE_AT, key, selected)?;
-            selected = key;
-            let r = a.send(
-                &Command::new([0x00, ins::VERIFY, 0x00, PinRef::Pin1.byte()])
-                    .data(pin1.block().as_bytes())
-                    .secret(),
-            )?;
-            check_empty("VERIFY", &r, Some(PinRef::Pin1))?;
-            let r = a.send(
-                &Command::new([0x00, ins::INTERNAL_AUTHENTICATE, 0, 0])
-                    .data(digest)
-                    .le(0),
-            )?;
-            check("INTERNAL AUTHENTICATE", r.sw, None)?;
-            raw_signature(&r.data)
-        });
-        self.selected[0] = selected;
-        signature
-    }
-
-    /// Signs a SHA-256 `digest` with the signing key of `profile` after
-    /// verifying PIN2 — in one transaction: MSE (only when another key than
-    /// the selected one is asked for), VERIFY, PSO: COMPUTE DIGITAL SIGNATURE.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use asan_applet::{CertificateProfile, KeyRef};
-    /// use asan_host::{AsanCard, Error, Pin2, transport::virtual_card::VirtualTransport};
-    /// use p256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
-    /// use sha2::{Digest, Sha256};
-    /// # use asan_applet::scp03::{SecurityLevel, StaticKeys};
-    /// # use asan_applet::{PinRef, Service, ServiceType};
-    /// # use asan_host::{Pin1, Puk, Secret, operator::Operator};
-    /// # fn main() -> asan_host::Result<()> {
-    /// let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
-    /// # card.exclusive(|a| {
-    /// #     let level = SecurityLevel::from_byte(0x03).ok_or(Error::Usage("level".into()))?;
-    /// #     let mut op = Operator::open(a, &StaticKeys::default_test_keys(), level, true)?;
-    /// #     op.set_pin(PinRef::Pin1, Pin1::new("1234")?.block())?;
-    /// #     op.set_pin(PinRef::Pin2, Pin2::new("12345")?.block())?;
-    /// #     op.set_pin(PinRef::Puk, Puk::new("12345678")?.block())?;
-    /// #     op.generate_key(KeyRef::DEFAULT_AUTHENTICATION)?;
-    /// #     op.generate_key(KeyRef::DEFAULT_SIGNING)?;
-    /// #     op.set_service(Service { kind: ServiceType::Citizen, active: true })?;
-    /// #     op.activate()
-    /// # })?;
-    /// # card.select()?;
-    /// let digest: [u8; 32] = Sha256::digest(b"the document").into();
-    /// let pin2 = Pin2::new("12345")?;
-    /// let signature = card.sign(&digest, &pin2, CertificateProfile::Citizen)?;
-    ///
-    /// let key = VerifyingKey::from(card.public_key(KeyRef::DEFAULT_SIGNING)?);
-    /// let signature = Signature::from_slice(&signature).map_err(|_| Error::Usage("r||s".into()))?;
-    /// assert!(key.verify_prehash(&digest, &signature).is_ok());
-    ///
-    /// // PIN2 authorises one signature: each call verifies it again.
-    /// card.sign(&digest, &pin2, CertificateProfile::Citizen)?;
-    /// // A card without Business keys refuses the Business profile; no PIN try is spent.
-    /// assert!(card.sign(&digest, &pin2, CertificateProfile::Business).is_err());
-    /// assert_eq!(card.pin_status()?.pin2.tries_left, 3);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn sign(
-        &mut self,
-        digest: &[u8; 32],
-        pin2: &Pin2,
-        profile: CertificateProfile,
-    ) -> Result<RawSignature> {
-        let key = KeyRef::new(profile, KeyUsage::Signing);
-        let mut selected = self.selected[1];
-        let signature = self.exclusive(|a| {
-            mse(a, p::MSE_DST, key, selected)?;
-            selected = key;
-            let r = a.send(
-                &Command::new([0x00, ins::VERIFY, 0x00, PinRef::Pin2.byte()])
-                    .data(pin2.block().as_bytes())
-                    .secret(),
-            )?;
-            check_empty("VERIFY", &r, Some(PinRef::Pin2))?;
-            let [p1, p2] = p::PSO_CDS;
-            let r = a.send(&Command::new([0x00, ins::PSO, p1, p2]).data(digest).le(0))?;
-            check("PSO: COMPUTE DIGITAL SIGNATURE", r.sw, None)?;
-            raw_signature(&r.data)
-        });
-        self.selected[1] = selected;
-        signature
-    }
-
-    /// The public key of `key` (no PIN needed).
+    /// The public key of `key` (no PIN needed). Over a shared reader it is
+    /// also what later signatures with `key` are checked against.
     pub fn public_key(&mut self, key: KeyRef) -> Result<PublicKey> {
-        let r = self.send(
-            &Command::new([
-                0x00,
-                ins::GENERATE_ASYMMETRIC_KEY_PAIR,
-                p::KEY_READ_PUBLIC,
-                key.byte(),
-            ])
-            .le(0),
-        )?;
-        check("GET PUBLIC KEY", r.sw, None)?;
-        parse_public_key(&r.data)
+        let r = self.send(&public_key_command(key))?;
+        let public = public_key_answer(&r)?;
+        self.expect_public_key(key, public);
+        Ok(public)
     }
 
     /// The certificate file of `key`, raw DER (no PIN needed): SELECT EF,
@@ -545,31 +440,21 @@ fn complete_der(der: &[u8]) -> Result<bool> {
     }
 }
 
-/// MSE: SET, unless `key` is already the selected one (after SELECT the
-/// card selects the Citizen keys itself, so the default profile costs no APDU).
-fn mse(a: &mut Apdus<'_>, template: u8, key: KeyRef, current: KeyRef) -> Result<()> {
-    if key == current {
-        return Ok(());
-    }
-    let data = [tag::KEY_REFERENCE, 1, key.byte()];
-    let missing = || {
-        Error::NotFound(format!(
-            "the card has no {} {} key (its service has no such profile?)",
-            info::profile_name(key.profile),
-            info::usage_name(key.usage)
-        ))
-    };
-    let r = a.send(&Command::new([0x00, ins::MSE, p::MSE_SET, template]).data(&data))?;
-    match r.sw {
-        0x6A88 => Err(missing()),
-        _ => check_empty("MSE: SET", &r, None),
-    }
+/// GENERATE ASYMMETRIC KEY PAIR in its "read the public key" form.
+fn public_key_command(key: KeyRef) -> Command<'static> {
+    Command::new([
+        0x00,
+        ins::GENERATE_ASYMMETRIC_KEY_PAIR,
+        p::KEY_READ_PUBLIC,
+        key.byte(),
+    ])
+    .le(0)
 }
 
-fn raw_signature(data: &[u8]) -> Result<RawSignature> {
-    <RawSignature>::try_from(data).map_err(|_| {
-        Error::InvalidResponse(format!("a signature of {} bytes, expected 64", data.len()))
-    })
+/// The public key in the answer to [`public_key_command`].
+fn public_key_answer(r: &Response) -> Result<PublicKey> {
+    check("GET PUBLIC KEY", r.sw, None)?;
+    parse_public_key(&r.data)
 }
 
 /// Decodes `7F49 { 86 41 04 X Y }`.

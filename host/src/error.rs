@@ -83,6 +83,9 @@ pub enum Error {
     /// A document signature is not valid, or not a signature at all; says
     /// what failed.
     Verification(String),
+    /// Another program sharing the reader kept disturbing an operation
+    /// (see [`crate::card::Interference`]); it was given up.
+    Interference(String),
 }
 
 impl Error {
@@ -159,6 +162,10 @@ impl fmt::Display for Error {
             Self::VirtualCard(what) | Self::Refused(what) => f.write_str(what),
             Self::Usage(what) => f.write_str(what),
             Self::Verification(what) => write!(f, "the signature is not valid: {what}"),
+            Self::Interference(what) => write!(
+                f,
+                "another program using the card kept disturbing the operation: {what}"
+            ),
         }
     }
 }

@@ -27,6 +27,8 @@ mod cases;
 #[path = "hostile/ops.rs"]
 mod ops;
 
+#[path = "hostile/shared.rs"]
+mod shared;
 #[path = "hostile/tables.rs"]
 mod tables;
 #[path = "hostile/typed.rs"]

@@ -73,7 +73,9 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
         None => None,
     };
     let signed =
-        cms::sign_on_card_with(&mut card, &pin2, profile, &digest, &opts, known.as_deref())?;
+        cms::sign_on_card_with(&mut card, &pin2, profile, &digest, &opts, known.as_deref());
+    transport::warn_interference(&mut card, io.err);
+    let signed = signed?;
     std::fs::write(&output, &signed.cms).map_err(|source| Error::Io {
         path: output.display().to_string(),
         source,

@@ -40,7 +40,9 @@ pub fn auth(cli: &Cli, args: &AuthArgs, io: &mut Io<'_>) -> Result<()> {
     let pin1 = Pin1::new(&pin1)?;
     let profile = CertificateProfile::from(args.profile);
     let mut card = transport::open(cli)?;
-    let signature = card.authenticate(&digest, &pin1, profile)?;
+    let signature = card.authenticate(&digest, &pin1, profile);
+    transport::warn_interference(&mut card, io.err);
+    let signature = signature?;
     if cli.json {
         let key = KeyRef::new(profile, KeyUsage::Authentication);
         let certificate = match card.read_certificate_der(key) {
@@ -188,7 +190,9 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
     let pin2 = Pin2::new(&pin2)?;
     let profile = CertificateProfile::from(args.profile);
     let mut card = transport::open(cli)?;
-    let signature = card.sign(&digest, &pin2, profile)?;
+    let signature = card.sign(&digest, &pin2, profile);
+    transport::warn_interference(&mut card, io.err);
+    let signature = signature?;
     if cli.json {
         return print_json(
             io.out,

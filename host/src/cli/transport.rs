@@ -54,6 +54,10 @@ impl Transport for AnyTransport {
         self.inner().exclusive(f)
     }
 
+    fn shared(&self) -> bool {
+        self.inner_ref().shared()
+    }
+
     fn name(&self) -> String {
         self.inner_ref().name()
     }
@@ -81,4 +85,13 @@ pub fn open_on(cli: &Cli, transport: AnyTransport) -> Result<AsanCard<AnyTranspo
         }) as crate::card::Trace
     });
     AsanCard::open_traced(transport, trace)
+}
+
+/// Writes one `asan: warning: …` line to `err` for each disturbance by
+/// another program that `card` recovered from (see
+/// [`crate::card::Interference`]).
+pub fn warn_interference(card: &mut AsanCard<AnyTransport>, err: &mut dyn std::io::Write) {
+    for what in card.take_interference() {
+        let _ = writeln!(err, "asan: warning: {what}");
+    }
 }

@@ -75,6 +75,9 @@ pub fn sign_on_card_with<T: Transport>(
     let public = PublicKey::from_sec1_bytes(&cert::public_key_bytes(&parsed)).map_err(|_| {
         Error::Certificate("the key of the signing certificate is not a P-256 key".into())
     })?;
+    // Over a shared reader the card API checks each signature against this
+    // key (and does one disturbed by another program again).
+    card.expect_public_key(KeyRef::new(profile, KeyUsage::Signing), public);
     let mut key = CardSigningKey {
         card,
         pin2,

@@ -25,6 +25,12 @@ pub trait Transport: Exchange {
     /// can interleave its commands (a PC/SC transaction).
     fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Exchange) -> Result<()>) -> Result<()>;
 
+    /// Whether other programs can send commands to this card in between
+    /// ours (a PC/SC reader: yes; the in-process virtual card: no). Over a
+    /// shared card, signatures are checked and disturbed ones done again
+    /// (see [`crate::AsanCard::sign`]).
+    fn shared(&self) -> bool;
+
     /// A human-readable name: the reader, or the virtual card's image.
     fn name(&self) -> String;
 

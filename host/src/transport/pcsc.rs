@@ -297,6 +297,10 @@ impl Transport for PcscTransport {
         ))
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> String {
         self.reader.to_string_lossy().into_owned()
     }

@@ -27,6 +27,8 @@ pub struct ScriptedTransport {
     pub extended: bool,
     /// Answer this to every command once the script is used up (default `6F00`).
     pub fallback: Option<Vec<u8>>,
+    /// Whether to play a card other programs share (as over PC/SC).
+    pub shared: bool,
 }
 
 impl ScriptedTransport {
@@ -37,6 +39,7 @@ impl ScriptedTransport {
             sent: Vec::new(),
             extended: true,
             fallback: None,
+            shared: false,
         }
     }
 
@@ -70,6 +73,10 @@ impl Transport for ScriptedTransport {
 
     fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Exchange) -> Result<()>) -> Result<()> {
         f(self)
+    }
+
+    fn shared(&self) -> bool {
+        self.shared
     }
 
     fn name(&self) -> String {

@@ -78,6 +78,10 @@ impl<S: Store> Transport for VirtualTransport<S> {
         f(self)
     }
 
+    fn shared(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> String {
         self.name.clone()
     }

@@ -5,6 +5,8 @@
 use asan_applet::{CertificateProfile, KeyRef, KeyUsage, PinRef};
 use asan_host::transport::scripted::ScriptedTransport;
 use asan_host::{AnyPin, AsanCard, Error, Pin1, Pin2, Puk};
+use p256::ecdsa::signature::hazmat::PrehashSigner;
+use p256::ecdsa::{Signature, SigningKey};
 
 use crate::common::{certificate, hx};
 
@@ -40,6 +42,29 @@ pub fn public_key_answer(point: &str) -> Vec<u8> {
     ok(&[&[0x7F, 0x49, inner.len() as u8][..], &inner].concat())
 }
 
+/// The digest every signing operation signs.
+pub const DIGEST: [u8; 32] = [0x42; 32];
+
+/// The key of the scripted card's signatures on a shared card.
+pub fn signer() -> SigningKey {
+    SigningKey::from_bytes(&[0x17; 32].into()).unwrap()
+}
+
+/// Its public point, uncompressed.
+pub fn signer_point() -> Vec<u8> {
+    signer()
+        .verifying_key()
+        .to_sec1_point(false)
+        .as_bytes()
+        .to_vec()
+}
+
+/// A signature of `digest` by [`signer`], `r || s`.
+pub fn signed(digest: &[u8]) -> Vec<u8> {
+    let s: Signature = signer().sign_prehash(digest).unwrap();
+    s.to_bytes().to_vec()
+}
+
 pub fn signature_answer(len: usize) -> Vec<u8> {
     ok(&vec![0x5C; len])
 }
@@ -67,7 +92,15 @@ pub enum Op {
     PublicKey,
     ReadCertificateDer,
     ReadCertificate,
+    /// `sign` on a card other programs share: the signature is checked.
+    SignShared,
+    /// `authenticate` on a card other programs share.
+    AuthenticateShared,
 }
+
+/// The operations whose card is shared (tested in `shared.rs`: a hostile
+/// answer there may make them try again, so they are not in `OPS`).
+pub const SHARED_OPS: [Op; 2] = [Op::SignShared, Op::AuthenticateShared];
 
 pub const OPS: [Op; 17] = [
     Op::Open,
@@ -138,6 +171,14 @@ impl Op {
                 (Slot::Signature, signature_answer(64)),
             ],
             Op::PublicKey => vec![(Slot::PublicKey, public_key_answer(POINT_G))],
+            Op::SignShared | Op::AuthenticateShared => vec![
+                (
+                    Slot::PublicKey,
+                    public_key_answer(&hex::encode(signer_point())),
+                ),
+                (Slot::NoData, hx(OK)),
+                (Slot::Signature, ok(&signed(&DIGEST))),
+            ],
             Op::ReadCertificateDer => vec![
                 (Slot::NoData, hx(OK)),
                 (Slot::Certificate, okh("30 03 020101")),
@@ -163,7 +204,8 @@ impl Op {
         let pin1 = Pin1::new("1234")?;
         let pin2 = Pin2::new("12345")?;
         let puk = Puk::new("12345678")?;
-        let digest = [0x42u8; 32];
+        let digest = DIGEST;
+        card.transport_mut().shared = SHARED_OPS.contains(&self);
         let r = match self {
             Op::Open => Ok("opened".to_owned()),
             Op::Info => card.info().map(|v| format!("{v:?}")),
@@ -197,6 +239,12 @@ impl Op {
                 .map(|s| format!("signature {:02X?}", &s[..4])),
             Op::SignGovernmental => card
                 .sign(&digest, &pin2, CertificateProfile::Governmental)
+                .map(|s| format!("signature {:02X?}", &s[..4])),
+            Op::SignShared => card
+                .sign(&digest, &pin2, CertificateProfile::Citizen)
+                .map(|s| format!("signature {:02X?}", &s[..4])),
+            Op::AuthenticateShared => card
+                .authenticate(&digest, &pin1, CertificateProfile::Citizen)
                 .map(|s| format!("signature {:02X?}", &s[..4])),
             Op::PublicKey => card
                 .public_key(KeyRef::DEFAULT_SIGNING)
