@@ -111,16 +111,16 @@ fn read_certificate_refuses_what_is_not_a_certificate() {
 }
 
 // ---------------------------------------------------------------------------
-// known library bugs (ignored so that CI stays green; run with --ignored)
+// regressions: library bugs these tables found, fixed since
 // ---------------------------------------------------------------------------
 
-/// LIBRARY BUG (card.rs): answers with data to commands that return none
-/// (SELECT with P2 `0C`, VERIFY, logout, CHANGE REFERENCE DATA, RESET RETRY
-/// COUNTER, MSE, SELECT EF) are accepted: the data is silently ignored and
-/// the method returns `Ok`. Such an answer is out of order (meant for another
-/// command) or garbage followed by `9000`, and should be `InvalidResponse`.
+/// Found here (fixed in card.rs, `check_empty`): answers with data to
+/// commands that return none (SELECT with P2 `0C`, VERIFY, logout, CHANGE
+/// REFERENCE DATA, RESET RETRY COUNTER, MSE, SELECT EF) were accepted, the
+/// data silently ignored. Such an answer is out of order (meant for another
+/// command) or garbage followed by `9000`: `InvalidResponse`.
 #[test]
-fn bug_data_where_none_expected_is_accepted() {
+fn data_where_none_is_expected_is_refused() {
     let foreign = [
         hostile("CAFE 9000", okh("CAFE"), Want::Invalid),
         hostile(
@@ -147,13 +147,13 @@ fn bug_data_where_none_expected_is_accepted() {
     assert_all(&cases);
 }
 
-/// LIBRARY BUG (card.rs, `read_certificate_der`): the READ BINARY loop stops
-/// at `6B00` (end of file) and returns whatever it has read, and it stops at
-/// the first complete TLV of *any* tag: `complete_der` does not check for a
-/// SEQUENCE (its doc says "outer DER SEQUENCE"). So the raw "certificate"
-/// can be non-DER garbage, a truncated certificate, or a public-key TLV.
+/// Found here (fixed in card.rs, `read_certificate_der`): the READ BINARY
+/// loop stopped at `6B00` (end of file) and returned whatever it had read,
+/// and at the first complete TLV of *any* tag, so the raw "certificate"
+/// could be non-DER garbage, a truncated certificate, or a public-key TLV.
+/// Each is an error now.
 #[test]
-fn bug_read_certificate_der_returns_what_is_not_der() {
+fn read_certificate_der_refuses_what_is_not_der() {
     let cert = certificate();
     let cases: Vec<(Op, usize, ScriptedTransport)> = vec![
         (
