@@ -12,8 +12,9 @@
 //! socket that does not exist, so no test can reach a reader (or another
 //! test's card in a shared pcscd).
 //!
-//! The tests named `bug_…` describe defects found while writing this file;
-//! they fail until the defect is fixed.
+//! `provision/defects.rs` holds the regression tests for the defects found
+//! while writing this file. All of them are fixed; each test is named after
+//! the behaviour that holds now.
 //!
 //! The lab (`provision/lab.rs`, running the binary in `common/run.rs`) and
 //! the checks (`provision/checks.rs`) are shared by the test modules.

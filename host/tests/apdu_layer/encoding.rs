@@ -249,15 +249,16 @@ fn extended_reader_never_chains() {
     assert_eq!(t.sent[0][0], 0x00);
 }
 
-/// LIBRARY BUG (apdu.rs, `Apdus::send` / `chained`): on a short-only reader a
-/// command with no data and Le > 256 goes to `chained`, which finds no parts
-/// and returns `Usage("empty command chain")` without sending anything. It
-/// should be sent as a short case-2 APDU with Le `00` (the most a short APDU
-/// can ask for), and `61xx` collects the rest.
+/// Found here (fixed in apdu.rs, `Apdus::dispatch`): on a short-only reader
+/// a command with no data and Le > 256 went to `chained`, which found no
+/// parts and returned `Usage("empty command chain")` without sending
+/// anything. It is now sent as a short case-2 APDU with Le `00` (the most a
+/// short APDU can ask for), and `61xx` collects the rest.
 #[test]
-fn bug_short_only_reader_le_above_256_without_data() {
+fn short_only_reader_asks_le_above_256_as_00_and_collects_the_rest() {
     let mut t = script([with_sw(&[0xEE; 256], 0x6110), ok(&[0xEE; 16])]);
     let r = send(&mut t, false, &Command::new([0, 0xB0, 0, 0]).le(1000));
     assert_eq!(r.unwrap().data.len(), 272);
     assert_eq!(t.sent[0], hx("00B00000 00"));
+    assert_eq!(t.sent[1], hx("00C00000 10"));
 }

@@ -151,16 +151,21 @@ fn six_c_twice_is_invalid() {
     assert_eq!(t.sent.len(), 2);
 }
 
-/// LIBRARY BUG (apdu.rs, `Apdus::send`): when a chained command (more than
-/// 255 data bytes on a short-only reader) is answered `6Cxx`, the re-send
-/// goes through `once(.., extended = false, ..)` with the whole data: the
-/// APDU is "short" with Lc = `len as u8` (300 → `2C`) followed by all 300
-/// bytes — a malformed C-APDU. It should send the chain again (or refuse).
+/// Found here (fixed in apdu.rs, `Apdus::dispatch`): when a chained command
+/// (more than 255 data bytes on a short-only reader) was answered `6Cxx`,
+/// the re-send went through `once(.., extended = false, ..)` with the whole
+/// data: a "short" APDU with Lc = `len as u8` (300 → `2C`) followed by all
+/// 300 bytes — a malformed C-APDU. The chain is now sent again, its last
+/// part with the Le the card named, and every APDU is well formed.
 #[test]
-fn bug_six_c_after_a_chain_resends_a_malformed_apdu() {
+fn six_c_after_a_chain_sends_the_chain_again_with_the_new_le() {
     let d = vec![7u8; 300];
     let mut t = script([ok(&[]), hx("6C40"), ok(&[]), ok(&[0; 0x40])]);
-    let _ = send(&mut t, false, &Command::new([0, 0x88, 0, 0]).data(&d).le(0));
+    let r = send(&mut t, false, &Command::new([0, 0x88, 0, 0]).data(&d).le(0));
+    assert_eq!(r.unwrap().data.len(), 0x40);
+    assert_eq!(t.sent.len(), 4, "the two parts, then the two parts again");
+    assert_eq!(t.sent[2], t.sent[0]);
+    assert_eq!(t.sent[3].last(), Some(&0x40), "the Le the card named");
     for capdu in &t.sent {
         let lc = usize::from(capdu[4]);
         assert!(

@@ -115,13 +115,15 @@ fn a_written_certificate_reads_back() {
     ));
 }
 
-/// LIBRARY BUG (card.rs `read_certificate_der` with apdu.rs `fits_short`):
-/// the doc promises "one extended read where the reader allows it", but
-/// `Command::le(0)` with no data always fits a short APDU, so READ BINARY is
-/// sent with short Le `00` (256 bytes) even on an extended-length reader:
-/// a 417-byte certificate takes SELECT EF + 2 reads, a 4096-byte one 17.
+/// Found here (fixed in card.rs, `read_certificate_der`): the doc promised
+/// "one extended read where the reader allows it", but READ BINARY was sent
+/// with `Command::le(0)`, which with no data always fits a short APDU, so
+/// even an extended-length reader got short Le `00` (256 bytes): a 417-byte
+/// certificate took SELECT EF + 2 reads, a 4096-byte one 17. On an
+/// extended-length reader READ BINARY now asks for the whole file (extended
+/// Le `0000`): SELECT EF and one read.
 #[test]
-fn bug_certificate_is_read_in_one_extended_read() {
+fn a_certificate_is_read_in_one_extended_read() {
     let mut card = personalised();
     assert!(card.transport().extended_length());
     write_certificate(&mut card, SIGN, &common::certificate());

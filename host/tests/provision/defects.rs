@@ -1,14 +1,18 @@
-//! Defects found while writing these tests (they fail until fixed).
+//! Regression tests for the defects found while writing the provisioning
+//! tests. All of them are fixed; each comment says what was wrong and what
+//! holds now.
 
 use serde_json::Value;
 
 use crate::checks::{assert_fresh, certificates, sha256_hex};
 use crate::lab::{BUSINESS_KEYS, FIN, Lab, NAME, ORG, OTHER_KEYS, PIN1, PIN2, VOEN, pin_env};
 
-/// `provision --service business` without `--voen` exits 2 (a usage error,
-/// which promises nothing happened) — but the subject is checked only after
-/// the PINs were set, the key pairs generated and the card activated: the
-/// card is left operational without certificates.
+/// Found here (fixed in provision.rs, `personalise`): `provision --service
+/// business` without `--voen` exited 2 (a usage error, which promises nothing
+/// happened) — but the subject was checked only after the PINs were set, the
+/// key pairs generated and the card activated, leaving the card operational
+/// without certificates. The subject is now checked before the card changes:
+/// exit 2 and the card is still fresh.
 #[test]
 fn business_subject_is_checked_before_the_card_is_activated() {
     let lab = Lab::with_ca();
@@ -34,9 +38,13 @@ fn business_subject_is_checked_before_the_card_is_activated() {
     assert_fresh(&lab, "card.img");
 }
 
-/// `--id`, `--org` and `--voen` without `--name` are silently ignored: the
-/// certificates are issued for the development subject "Test Subscriber …"
-/// with VÖEN 1234567890 instead of the data the operator typed.
+/// Found here (fixed in provision.rs, `SubjectSpec::resolve`): `--id`,
+/// `--org` and `--voen` without `--name` were silently ignored, and the
+/// certificates were issued for the development subject "Test Subscriber …"
+/// with VÖEN 1234567890 instead of the data the operator typed. Any subject
+/// option now needs both `--name` and `--id`: without them the command is
+/// refused (exit 2) before the card changes. (Certificates with the
+/// operator's data would pass this test too.)
 #[test]
 fn subject_options_without_name_are_not_replaced_by_a_test_subject() {
     let lab = Lab::with_ca();
@@ -85,9 +93,11 @@ fn subject_options_without_name_are_not_replaced_by_a_test_subject() {
     }
 }
 
-/// `provision renew` generates the new key pairs (which deletes the
-/// profile's certificates) before it uses the PINs: a mistyped PIN1 exits 3
-/// and leaves the subscriber's citizen profile without any certificate.
+/// Found here (fixed in provision.rs, `renew`): `provision renew` generated
+/// the new key pairs (which deletes the profile's certificates) before it
+/// used the PINs, so a mistyped PIN1 exited 3 and left the subscriber's
+/// citizen profile without any certificate. PIN1 and PIN2 are now verified
+/// first: a wrong one exits 3 and the keys and certificates stay as they were.
 #[test]
 fn renew_with_a_wrong_pin_keeps_the_current_certificates() {
     let lab = Lab::with_ca();
@@ -109,10 +119,13 @@ fn renew_with_a_wrong_pin_keeps_the_current_certificates() {
     assert_eq!(certificates(&lab, "card.img", &BUSINESS_KEYS[..2]), before);
 }
 
-/// After a renewal that failed half-way (above), running it again with the
-/// right PINs finds no certificate to take the subject from and silently
-/// issues certificates for the development subject "Test Subscriber …" —
-/// the subscriber's name and FIN are lost.
+/// Found here (fixed in provision.rs, `renew`): after a renewal that failed
+/// half-way (above), running it again with the right PINs found no
+/// certificate to take the subject from and silently issued certificates for
+/// the development subject "Test Subscriber …" — the subscriber's name and
+/// FIN were lost. A wrong PIN no longer costs the certificates, so the second
+/// run renews for the subscriber's subject; a renewal that finds no
+/// certificate of the profile is refused instead of inventing a subject.
 #[test]
 fn renew_after_a_failed_attempt_keeps_the_subscribers_subject() {
     let lab = Lab::with_ca();
@@ -154,10 +167,11 @@ fn renew_after_a_failed_attempt_keeps_the_subscribers_subject() {
     }
 }
 
-/// `asan --virtual IMG provision --all-readers` ignores `--virtual` and
-/// personalises every card on PC/SC instead (here PC/SC is pointed at a
-/// socket that does not exist, so it only reports that pcscd is down). The
-/// two options together should be refused as a usage error.
+/// Found here (fixed in cli/provisioning.rs, `provision`): `asan --virtual
+/// IMG provision --all-readers` ignored `--virtual` (and `--reader`) and
+/// personalised every card on PC/SC instead (here PC/SC is pointed at a
+/// socket that does not exist, so it only reported that pcscd was down). The
+/// combination is now refused as a usage error (exit 2) before PC/SC is used.
 #[test]
 fn virtual_with_all_readers_does_not_reach_pcsc() {
     let lab = Lab::with_ca();
@@ -183,11 +197,14 @@ fn virtual_with_all_readers_does_not_reach_pcsc() {
     out.code(2);
 }
 
-/// The mailer line is appended before the secure channel is opened. With
-/// wrong keys the card is never touched, yet the mailer keeps a line with
-/// PINs that were never set; the re-run with the right keys generates other
-/// PINs and appends a second line for the same serial. A mailing house
-/// printing the file sends the subscriber two letters, one of them wrong.
+/// Found here (fixed in provision.rs, `personalise`): the mailer line was
+/// appended before the secure channel was opened. With wrong keys the card
+/// was never touched, yet the mailer kept a line with PINs that were never
+/// set; the re-run with the right keys generated other PINs and appended a
+/// second line for the same serial, so a mailing house printing the file sent
+/// the subscriber two letters, one of them wrong. The line is now written
+/// only once the channel has proved the keys, and a re-run uses the PINs of
+/// a line already there: every mailer line of a card holds its PINs.
 #[test]
 fn mailer_lines_of_a_card_all_hold_its_pins() {
     let lab = Lab::with_ca();
@@ -226,9 +243,9 @@ fn mailer_lines_of_a_card_all_hold_its_pins() {
     }
 }
 
-/// Key-file errors in a value (`enc` not hex, wrong length, `kvn` out of
-/// range) name the file but not the line, unlike syntax errors
-/// (`FILE:LINE: …`).
+/// Found here (fixed in keys.rs, `parse`): key-file errors in a value
+/// (`enc` not hex, wrong length, `kvn` out of range) named the file but not
+/// the line, unlike syntax errors. They now name both (`FILE:LINE: …`).
 #[test]
 fn key_file_value_errors_name_the_line() {
     let lab = Lab::new();
