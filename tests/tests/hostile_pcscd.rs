@@ -25,10 +25,10 @@
 //! an APDU's length and body in two writes, and a delayed ACK would cost
 //! ~40 ms per APDU (12 s for one endless `61xx` loop).
 //!
-//! The tests named `bug_…` show defects of `asan` found here; they fail
-//! until it is fixed: later runs hang in `SCardConnect` once a card has gone
-//! mute, a card that vanishes mid-command is called an invalid answer, and
-//! one pulled between commands gets pcsc's "non-existent transaction" text.
+//! Three defects of `asan` were found here and fixed; their tests stay as
+//! regressions: later runs hung in `SCardConnect` once a card had gone
+//! mute, a card that vanished mid-command was called an invalid answer, and
+//! one pulled between commands got pcsc's "non-existent transaction" text.
 //! `HOSTILE_VERBOSE=1 cargo test --test hostile_pcscd -- --nocapture` prints
 //! every run's outcome and time.
 //!
@@ -151,19 +151,17 @@ fn a_card_that_goes_away_mid_command_fails_quickly() {
 }
 
 // ---------------------------------------------------------------------------
-// bugs found: these fail until `asan` is fixed
+// regressions: defects found here, fixed since
 // ---------------------------------------------------------------------------
 
-/// BUG (hang): the watchdog guards only `SCardTransmit`. Once a card has
-/// stopped answering, pcscd's thread for that reader stays blocked in the
-/// driver, and every later `asan` run that connects to the reader blocks
-/// in `SCardConnect` (`PcscTransport::connect`, host/src/transport/pcsc.rs)
-/// forever, whatever `ASAN_TIMEOUT` says — `asan info` as well as `asan
-/// readers`, which connects to every reader (so one mute card hangs the
-/// listing of all). The first run is given up correctly; the later ones
-/// must be too.
+/// Found here (a hang, fixed: the watchdog now guards `SCardConnect` and
+/// transactions too): once a card has stopped answering, pcscd's thread for
+/// that reader stays blocked in the driver, and every later `asan` run that
+/// connected to the reader blocked in `SCardConnect` forever — `asan info`
+/// as well as `asan readers`, which connects to every reader. Now every
+/// run is given up within `ASAN_TIMEOUT`, not only the first.
 #[test]
-fn later_runs_against_a_mute_card_hang_in_scard_connect() {
+fn later_runs_against_a_mute_card_are_given_up_too() {
     let _port = port_lock();
     let card = HostileCard::start(Mode::SilentAfterSelect);
     let mut failures = Vec::new();
@@ -184,15 +182,14 @@ fn later_runs_against_a_mute_card_hang_in_scard_connect() {
     assert_none(&failures);
 }
 
-/// BUG (typed error, message): a card whose connection closes while the
-/// host waits for its answer (a card pulled mid-command) comes back from
-/// vpcd as a 0-byte answer, and `asan` says "the card's answer is invalid:
-/// 0 bytes, no status word" (`Error::InvalidResponse`). No card answers 0
-/// bytes; it is the reader telling that nothing came. Expected: a
-/// communication failure (`Error::Transport`, "communication with the card
-/// failed: …", as docs/cli.md lists for a removed card).
+/// Found here (fixed): a card whose connection closes while the host waits
+/// for its answer (a card pulled mid-command) comes back from vpcd as a
+/// 0-byte answer, and `asan` said "the card's answer is invalid: 0 bytes, no
+/// status word". No card answers 0 bytes; it is the reader telling that
+/// nothing came. Now it is a communication failure ("communication with
+/// the card failed: …", as docs/cli.md lists for a removed card).
 #[test]
-fn a_card_that_vanishes_mid_command_is_called_an_invalid_answer() {
+fn a_card_that_vanishes_mid_command_is_a_communication_failure() {
     let _port = port_lock();
     let card = HostileCard::start(Mode::Disconnect(0));
     let mut failures = Vec::new();
@@ -214,15 +211,14 @@ fn a_card_that_vanishes_mid_command_is_called_an_invalid_answer() {
     assert_none(&failures);
 }
 
-/// BUG (unclear message): a card pulled between VERIFY and PSO (the reader
-/// fails the next exchange, `SCARD_E_NOT_TRANSACTED`) makes `asan sign`
-/// say "communication with the card failed: An attempt was made to end a
-/// non-existent transaction" — the pcsc crate's text for that code, which
-/// tells the user nothing (there is no transaction they ended). Expected:
-/// words that say the card or reader stopped exchanging data, e.g. that
-/// the card was removed or does not answer.
+/// Found here (fixed): a card pulled between two commands of one
+/// transaction (the reader fails the next exchange,
+/// `SCARD_E_NOT_TRANSACTED`) made `asan sign` say "communication with the
+/// card failed: An attempt was made to end a non-existent transaction" —
+/// the pcsc crate's text for that code, which tells the user nothing. Now
+/// the message says the card went away.
 #[test]
-fn a_card_pulled_between_commands_gets_a_cryptic_message() {
+fn a_card_pulled_between_commands_is_said_to_be_gone() {
     let _port = port_lock();
     let card = HostileCard::start(Mode::GoneAfterAnswer(1));
     let mut failures = Vec::new();

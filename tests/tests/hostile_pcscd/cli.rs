@@ -98,7 +98,7 @@ pub const ALL: [Cli; 7] = [
     Cli::Readers,
 ];
 
-const DIGEST: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+pub const DIGEST: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 
 impl Cli {
     pub fn args(self) -> &'static [&'static str] {

@@ -1,8 +1,10 @@
 //! What each command must end in against each mode, and the check of one
 //! run against it.
 
-use crate::cli::{Cli, Out};
-use crate::modes::Mode;
+use std::sync::OnceLock;
+
+use crate::cli::{Cli, DIGEST, Out};
+use crate::modes::{Mode, honest_signature};
 
 /// What a run must end in.
 #[derive(Clone, Copy, Debug)]
@@ -26,16 +28,33 @@ const GARBAGE: &[&str] = &[
 pub const SILENT: &[&str] = &["the card does not answer (nothing within 3 s)"];
 /// A card that goes away: a communication failure, or — when the socket
 /// closes while vpcd waits for the answer — the 0 bytes vpcd then reports
-/// as the answer (see `bug_a_card_that_vanishes_mid_command_…`).
+/// as the answer (see `a_card_that_vanishes_mid_command_…`).
 pub const GONE: &[&str] = &["communication with the card failed: "];
+
+/// SHA-256 of "x", what `asan auth --challenge x` signs.
+const SHA256_X: &str = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+
+/// The honest card's signature for `sign --digest` or `auth --challenge x`
+/// (`asan` checks it against the card's public key through PC/SC).
+fn signed(cli: Cli) -> &'static str {
+    static SIGN: OnceLock<String> = OnceLock::new();
+    static AUTH: OnceLock<String> = OnceLock::new();
+    let (cell, digest) = match cli {
+        Cli::Auth => (&AUTH, SHA256_X),
+        _ => (&SIGN, DIGEST),
+    };
+    cell.get_or_init(|| honest_signature(&hex::decode(digest).unwrap()))
+}
+
+/// A public key answer that is not `7F49 { 86 … }`.
+const PUBLIC_KEY_TLV: &str = "the card's answer is invalid: malformed TLV: ";
 
 fn honest_expect(cli: Cli) -> Expect {
     match cli {
         Cli::Info => Expect::Ok("Serial        9A3744504560639E"),
         Cli::PinStatus => Expect::Ok("PIN2: 3 of 3 tries left"),
         Cli::Verify => Expect::Ok("PIN2 is correct"),
-        // The 64 bytes 01..40 in hex.
-        Cli::Sign | Cli::Auth => Expect::Ok("0102030405060708090a0b0c"),
+        Cli::Sign | Cli::Auth => Expect::Ok(signed(cli)),
         Cli::CertRead => Expect::Ok("-----BEGIN CERTIFICATE-----\nMIIBnTCCAUOgAwIBAgIUW50l"),
         Cli::Readers => Expect::Ok(OUR_READER_OK),
     }
@@ -52,8 +71,8 @@ pub fn expect(mode: Mode, cli: Cli) -> Expect {
             _ => Ok(OUR_READER_OK),
         };
     }
-    // sign and auth send VERIFY first: a mode that spoils every answer
-    // fails them there.
+    // sign and auth (through PC/SC) read the public key first, to check the
+    // signature: a mode that spoils every answer fails them there.
     let verify = matches!(cli, Cli::Verify | Cli::Sign | Cli::Auth);
     match mode {
         Mode::Honest => honest_expect(cli),
@@ -70,6 +89,7 @@ pub fn expect(mode: Mode, cli: Cli) -> Expect {
                     "the card's answer is invalid: ",
                 ],
             ),
+            Cli::Sign | Cli::Auth => Fail(1, &[PUBLIC_KEY_TLV, "not a P-256 point"]),
             _ => Fail(1, &["VERIFY answered", "bytes of data where none belong"]),
         },
         Mode::Empty | Mode::SilentAfterSelect | Mode::SilentFromStart => Fail(1, SILENT),
@@ -83,7 +103,7 @@ pub fn expect(mode: Mode, cli: Cli) -> Expect {
             // VERIFY answers no data: nothing to cut.
             Cli::Verify => honest_expect(cli),
             Cli::CertRead => Fail(1, &["READ BINARY answered no data"]),
-            _ => Fail(1, &["a signature of 32 bytes, expected 64"]),
+            _ => Fail(1, &["malformed TLV: value of 67 bytes, 32 present"]),
         },
         Mode::Oversized {
             size,
@@ -95,13 +115,14 @@ pub fn expect(mode: Mode, cli: Cli) -> Expect {
             Cli::Info | Cli::PinStatus => Fail(1, &["malformed TLV: tag 30, expected "]),
             Cli::Verify => honest_expect(cli),
             Cli::CertRead => Fail(1, &["certificate file larger than 4096 bytes"]),
-            _ => Fail(1, &["bytes, expected 64"]),
+            _ => Fail(1, &[PUBLIC_KEY_TLV]),
         },
         Mode::Oversized {
             everywhere: true, ..
         } => match cli {
             Cli::Info | Cli::PinStatus => Fail(1, &["malformed TLV: "]),
             Cli::CertRead => Fail(1, &["SELECT (certificate) answered"]),
+            Cli::Sign | Cli::Auth => Fail(1, &["malformed TLV: tag 30, expected 7F49"]),
             _ => Fail(1, &["VERIFY answered", "bytes of data where none belong"]),
         },
         Mode::MoreForever | Mode::MoreNothingForever => {
@@ -114,6 +135,7 @@ pub fn expect(mode: Mode, cli: Cli) -> Expect {
                 1,
                 &["SELECT (certificate) answered 70 bytes of data where none belong"],
             ),
+            Cli::Sign | Cli::Auth => Fail(1, &["malformed TLV: tag 6E, expected 7F49"]),
             _ => Fail(1, &["VERIFY answered 64 bytes of data where none belong"]),
         },
         Mode::Lagging => match cli {
@@ -122,7 +144,7 @@ pub fn expect(mode: Mode, cli: Cli) -> Expect {
             // tells them apart.
             Cli::Verify => honest_expect(cli),
             Cli::CertRead => Fail(1, &["READ BINARY answered no data"]),
-            _ => Fail(1, &["a signature of 0 bytes, expected 64"]),
+            _ => Fail(1, &["malformed TLV: empty"]),
         },
         Mode::LeLoop => Fail(1, &["the card asks for a different Le twice"]),
         Mode::WrongPin => match cli {

@@ -2,6 +2,9 @@
 //! works (the baseline every mode spoils its own way), and the responder
 //! that picks each C-APDU's reply.
 
+use p256::ecdsa::signature::hazmat::PrehashSigner;
+use p256::ecdsa::{Signature, SigningKey};
+
 use crate::h;
 
 /// SELECT of the Asan İmza applet by its AID, as `asan` sends it.
@@ -109,13 +112,44 @@ fn read_binary_le(rest: &[u8]) -> usize {
     }
 }
 
-/// 64 bytes standing in for a signature `r || s`.
+/// The key of the honest card's signatures (all profiles, both usages):
+/// through PC/SC `asan` checks each signature against the key's public key.
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[0x17; 32].into()).unwrap()
+}
+
+/// GET PUBLIC KEY's answer: `7F49 { 86 41 04 X Y }`.
+fn public_key() -> Vec<u8> {
+    let point = key().verifying_key().to_sec1_point(false);
+    let point = point.as_bytes();
+    let inner = [&[0x86, 0x41][..], point].concat();
+    [&[0x7F, 0x49, 0x43][..], &inner].concat()
+}
+
+/// The signature `r || s` of the digest in a PSO or INTERNAL AUTHENTICATE
+/// (its data field); 64 bytes of something for a command without one.
+fn signature_of(capdu: &[u8]) -> Vec<u8> {
+    match capdu {
+        [_, _, _, _, lc, data @ ..] if data.len() > usize::from(*lc) => {
+            let s: Signature = key().sign_prehash(&data[..usize::from(*lc)]).unwrap();
+            s.to_bytes().to_vec()
+        }
+        _ => signature(),
+    }
+}
+
+/// The honest card's signature of `digest`, hex (RFC 6979: one value).
+pub fn honest_signature(digest: &[u8]) -> String {
+    let s: Signature = key().sign_prehash(digest).unwrap();
+    hex::encode(s.to_bytes())
+}
+
+/// 64 bytes standing in for a signature `r || s` (in wrong places).
 fn signature() -> Vec<u8> {
     (1..=64).collect()
 }
 
-/// The answers of a card that works (no cryptography: the host does not
-/// check `--digest` signatures).
+/// The answers of a card that works.
 fn honest(capdu: &[u8]) -> Vec<u8> {
     let cert = h(CERTIFICATE);
     if is_select_aid(capdu) {
@@ -128,8 +162,9 @@ fn honest(capdu: &[u8]) -> Vec<u8> {
         [0x00, 0x20, 0x00, 0x81..=0x83] => h("63C3"),
         [0x00, 0x20, 0x00, 0x81..=0x83, _, ..] => h("9000"),
         [0x00, 0x88, 0x00, 0x00, ..] | [0x00, 0x2A, 0x9E, 0x9A, ..] => {
-            with_sw(&signature(), 0x9000)
+            with_sw(&signature_of(capdu), 0x9000)
         }
+        [0x00, 0x47, 0x81, ..] => with_sw(&public_key(), 0x9000),
         [0x00, 0x22, 0x41, ..] => h("9000"),
         [0x00, 0xA4, 0x02, 0x0C, 0x02, 0xA1, 0x02] => h("9000"),
         [0x00, 0xA4, 0x02, ..] => h("6A82"),
@@ -153,7 +188,8 @@ fn another_commands_answer(capdu: &[u8]) -> Vec<u8> {
         [0x00, 0xCA, 0x00, 0xC4, ..]
         | [0x00, 0x88, ..]
         | [0x00, 0x2A, ..]
-        | [0x00, 0xA4, 0x02, ..] => with_sw(&h(INFO), 0x9000),
+        | [0x00, 0xA4, 0x02, ..]
+        | [0x00, 0x47, ..] => with_sw(&h(INFO), 0x9000),
         [0x00, 0x20, ..] => with_sw(&signature(), 0x9000),
         _ => honest(capdu),
     }
