@@ -340,13 +340,19 @@ pub fn personalise<T: Transport>(
                 name_of(k)?;
             }
             // PINs a previous, interrupted run already mailed are used again:
-            // one letter per card.
-            let mailed = match (&p.pins, &p.mailer) {
-                (None, Some(m)) => CardPins::from_mailer(m, &info.serial)?,
-                _ => None,
+            // one letter per card. PINs given by the caller are mailed too
+            // when a mailer file is given (unless that line is there).
+            let mailed = match &p.mailer {
+                Some(m) => CardPins::from_mailer(m, &info.serial)?,
+                None => None,
             };
             let (pins, to_mail) = match (&p.pins, mailed, &p.mailer) {
-                (Some(pins), _, _) => (pins.clone(), false),
+                (Some(pins), mailed, Some(_)) => {
+                    let line = pins.mailer_line(&info.serial);
+                    let there = mailed.is_some_and(|m| m.mailer_line(&info.serial) == line);
+                    (pins.clone(), !there)
+                }
+                (Some(pins), _, None) => (pins.clone(), false),
                 (None, Some(pins), _) => (pins, false),
                 (None, None, Some(_)) => (CardPins::generate()?, true),
                 (None, None, None) => {
