@@ -116,6 +116,15 @@ impl<'a, 'b> Operator<'a, 'b> {
             data.chunks(PART).collect()
         };
         let last = parts.len().saturating_sub(1);
+        // With R-MAC every answer, a chain's intermediate ones too, carries
+        // data (the MAC): asking for it with Le saves the GET RESPONSE a
+        // `6108` would need.
+        let rmac = self.channel.level().r_mac();
+        let le_of = |i: usize| match le {
+            None if rmac => Some(256),
+            _ if i < last => None,
+            le => le,
+        };
         for (i, part) in parts.iter().enumerate() {
             let mut hdr = header;
             if i < last {
@@ -124,7 +133,7 @@ impl<'a, 'b> Operator<'a, 'b> {
             let mut capdu = vec![0u8; part.len() + 64];
             let n = self
                 .channel
-                .wrap_command(hdr, part, if i < last { None } else { le }, &mut capdu)
+                .wrap_command(hdr, part, le_of(i), &mut capdu)
                 .map_err(|e| channel_error("wrapping", e))?;
             capdu.truncate(n);
             let r = self.apdus.send_raw(&capdu)?;

@@ -361,7 +361,7 @@ pub fn personalise<T: Transport>(
                     ));
                 }
             };
-            card.exclusive(|a| {
+            let generated = card.exclusive(|a| {
                 // The channel proves these are the card's keys before anything
                 // is written; then the PINs are on disk before they are on
                 // the card, so an interrupted run can always be resumed.
@@ -372,15 +372,21 @@ pub fn personalise<T: Transport>(
                 op.set_pin(PinRef::Pin1, pins.pin1.block())?;
                 op.set_pin(PinRef::Pin2, pins.pin2.block())?;
                 op.set_pin(PinRef::Puk, pins.puk.block())?;
-                for key in &keys {
-                    op.generate_key(*key)?;
-                }
+                let generated = keys
+                    .iter()
+                    .map(|key| Ok((*key, op.generate_key(*key)?)))
+                    .collect::<Result<Vec<_>>>()?;
                 op.set_service(Service {
                     kind: p.service,
                     active: true,
                 })?;
-                op.activate()
+                op.activate()?;
+                Ok(generated)
             })?;
+            // GENERATE KEY PAIR answered the public keys: no need to read them.
+            for (key, public) in generated {
+                card.expect_public_key(key, public);
+            }
             (pins, keys)
         }
     };
@@ -423,19 +429,31 @@ fn certify<T: Transport>(
     report: &mut CardReport,
 ) -> Result<()> {
     let extended = card.transport().extended_length();
+    // All requests are signed first, then one SELECT clears the PIN
+    // verifications (whatever the outcome).
+    let requests = keys
+        .iter()
+        .map(|(key, name)| {
+            // Known when this run generated the key (GENERATE KEY PAIR answers it).
+            let public = match card.known_public_key(*key) {
+                Some(public) => public,
+                None => card.public_key(*key)?,
+            };
+            let csr = build_csr(
+                name.clone(),
+                &mut CardKey {
+                    card: &mut *card,
+                    key: *key,
+                    public,
+                    pins,
+                },
+            )?;
+            Ok((*key, csr))
+        })
+        .collect::<Result<Vec<_>>>();
+    card.select()?;
     let mut issued = Vec::new();
-    for (key, name) in keys {
-        let public = card.public_key(*key)?;
-        let csr = build_csr(
-            name.clone(),
-            &mut CardKey {
-                card: &mut *card,
-                key: *key,
-                public,
-                pins,
-            },
-        )?;
-        card.select()?;
+    for (key, csr) in requests? {
         let label = format!("{} {}", profile_name(key.profile), usage_name(key.usage));
         match issuer {
             Issuer::Ca(ca) => {
@@ -444,7 +462,7 @@ fn certify<T: Transport>(
                 report
                     .certificates
                     .push(format!("{label}: {}", parsed.tbs_certificate().subject()));
-                issued.push((*key, der));
+                issued.push((key, der));
             }
             Issuer::Requests(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| Error::Io {
@@ -534,13 +552,15 @@ pub fn renew<T: Transport>(
     card.verify_pin(&pins.pin2)?;
     card.select()?;
     let extended = card.transport().extended_length();
-    card.exclusive(|a| {
+    let generated = card.exclusive(|a| {
         let mut op = Operator::open(a, keys, level, extended)?;
-        for key in &pair {
-            op.generate_key(*key)?;
-        }
-        Ok(())
+        pair.iter()
+            .map(|key| Ok((*key, op.generate_key(*key)?)))
+            .collect::<Result<Vec<_>>>()
     })?;
+    for (key, public) in generated {
+        card.expect_public_key(key, public);
+    }
     card.select()?;
     let mut report = CardReport {
         reader: card.transport().name(),

@@ -200,7 +200,9 @@ impl<T: Transport> AsanCard<T> {
         std::mem::take(&mut self.interference)
     }
 
-    fn known_public_key(&self, key: KeyRef) -> Option<PublicKey> {
+    /// The public key of `key` as far as we know it (read in this session,
+    /// answered by GENERATE KEY PAIR, or given by the caller).
+    pub(crate) fn known_public_key(&self, key: KeyRef) -> Option<PublicKey> {
         self.public_keys
             .iter()
             .find(|(k, _)| *k == key)
