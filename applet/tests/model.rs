@@ -413,13 +413,13 @@ impl Observed {
                 self.blocked[q.index()] = false;
             }
         }
-        for k in 0..3 {
-            if after[k] == 0 {
-                self.blocked[k] = true;
-            }
-            if self.blocked[k] {
-                assert_eq!(after[k], 0, "{}: PIN #{k} left the blocked state", at());
-            }
+        for (k, (blocked, tries)) in self.blocked.iter_mut().zip(after).enumerate() {
+            *blocked |= tries == 0;
+            assert!(
+                !*blocked || tries == 0,
+                "{}: PIN #{k} left the blocked state",
+                at()
+            );
         }
         // No signature without a PIN2 verification just before it; no
         // authentication without PIN1.
