@@ -9,7 +9,8 @@
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -148,15 +149,7 @@ impl VirtualReader {
             thread::sleep(Duration::from_millis(20));
         }
         // Let pcscd notice the card is gone before the slot is reused.
-        let ctx = pcsc_context();
-        let start = Instant::now();
-        while let Ok(card) = ctx.connect(&self.reader, ShareMode::Shared, Protocols::ANY) {
-            release(card);
-            if start.elapsed() > Duration::from_secs(5) {
-                break;
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
+        wait_until_card_gone(&self.reader);
     }
 }
 
@@ -227,4 +220,68 @@ pub fn asan_binary() -> PathBuf {
             bin
         })
         .clone()
+}
+
+/// The variables through which `asan` takes PINs and its watchdog time:
+/// a test's own environment must not leak into the runs it starts.
+const ASAN_VARIABLES: [&str; 5] = [
+    "ASAN_PIN1",
+    "ASAN_PIN2",
+    "ASAN_PUK",
+    "ASAN_NEW_PIN",
+    "ASAN_TIMEOUT",
+];
+
+/// `asan args…` with `env` and none of the test's own `ASAN_*` variables,
+/// standard input closed, output captured.
+pub fn asan_command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(asan_binary());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in ASAN_VARIABLES {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    cmd
+}
+
+/// Runs `cmd` for at most `deadline`: its output and how long it took, or
+/// `Err` with the time it was given when it had to be killed.
+pub fn run_within(mut cmd: Command, deadline: Duration) -> Result<(Output, Duration), Duration> {
+    let start = Instant::now();
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(output) => Ok((output.unwrap(), start.elapsed())),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+            let _ = rx.recv_timeout(Duration::from_secs(5));
+            Err(deadline)
+        }
+    }
+}
+
+/// Waits (at most 5 s) until pcscd no longer finds a card in `reader`, so
+/// that the slot can be used again.
+pub fn wait_until_card_gone(reader: &std::ffi::CStr) {
+    let Ok(ctx) = Context::establish(Scope::User) else {
+        return;
+    };
+    let start = Instant::now();
+    while let Ok(card) = ctx.connect(reader, ShareMode::Shared, Protocols::ANY) {
+        release(card);
+        if start.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
 }

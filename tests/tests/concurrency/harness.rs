@@ -4,13 +4,12 @@
 
 use std::ffi::CString;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use asan_tests::{VirtualReader, asan_binary, pcsc_context, reader_for, release};
+use asan_tests::{VirtualReader, asan_command, pcsc_context, reader_for, release, run_within};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use pcsc::{Protocols, ShareMode};
@@ -75,46 +74,14 @@ impl Run {
 /// Runs `asan args…` with `env` (and none of the test's own `ASAN_*`
 /// variables), no stdin, a 60 s limit; checks there is no panic.
 pub fn asan(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(asan_binary());
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in [
-        "ASAN_PIN1",
-        "ASAN_PIN2",
-        "ASAN_PUK",
-        "ASAN_NEW_PIN",
-        "ASAN_TIMEOUT",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let start = Instant::now();
-    let child = cmd.spawn().unwrap();
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let output = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(o) => o.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(pid.to_string())
-                .status();
-            panic!("asan {args:?} hangs (killed after 60 s)");
-        }
-    };
+    let (output, took) = run_within(asan_command(args, env), Duration::from_secs(60))
+        .unwrap_or_else(|limit| panic!("asan {args:?} hangs (killed after {limit:?})"));
     let run = Run {
         args: args.iter().map(|a| (*a).to_owned()).collect(),
         code: output.status.code(),
         stdout: String::from_utf8(output.stdout).unwrap(),
         stderr: String::from_utf8(output.stderr).unwrap(),
-        took: start.elapsed(),
+        took,
     };
     assert!(!run.stderr.contains("panicked"), "{run:#?}");
     run

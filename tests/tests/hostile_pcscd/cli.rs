@@ -1,12 +1,9 @@
 //! Running the `asan` command line against the hostile card under a
 //! deadline, and the commands run against every mode.
 
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use asan_tests::{asan_binary, reader_for};
+use asan_tests::{asan_command, reader_for, run_within};
 
 use crate::PORT;
 
@@ -25,46 +22,12 @@ pub struct Out {
 pub fn asan(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Result<Out, String> {
     let mut all = vec!["--reader", reader_for(PORT)];
     all.extend_from_slice(args);
-    let mut cmd = Command::new(asan_binary());
-    cmd.args(&all)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in [
-        "ASAN_PIN1",
-        "ASAN_PIN2",
-        "ASAN_PUK",
-        "ASAN_NEW_PIN",
-        "ASAN_TIMEOUT",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("ASAN_TIMEOUT", "3");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let start = Instant::now();
-    let mut child = cmd.spawn().unwrap();
-    let pid = child.id();
-    drop(child.stdin.take());
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let output = match rx.recv_timeout(deadline) {
-        Ok(o) => o.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(pid.to_string())
-                .status();
-            let _ = rx.recv_timeout(Duration::from_secs(5));
-            return Err(format!(
-                "asan {all:?} hangs: killed after {} s",
-                deadline.as_secs()
-            ));
-        }
-    };
+    let env: Vec<(&str, &str)> = [("ASAN_TIMEOUT", "3")]
+        .into_iter()
+        .chain(env.iter().copied())
+        .collect();
+    let (output, elapsed) = run_within(asan_command(&all, &env), deadline)
+        .map_err(|limit| format!("asan {all:?} hangs: killed after {} s", limit.as_secs()))?;
     Ok(Out {
         code: output
             .status
@@ -72,7 +35,7 @@ pub fn asan(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Result<O
             .ok_or_else(|| format!("asan {all:?} was killed by a signal: {output:?}"))?,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: start.elapsed(),
+        elapsed,
     })
 }
 

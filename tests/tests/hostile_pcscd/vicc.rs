@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use asan_tests::{pcsc_context, reader_for, release};
+use asan_tests::{pcsc_context, reader_for, release, wait_until_card_gone};
 use pcsc::{Protocols, ShareMode};
 
 use crate::modes::{Mode, Reply, Responder};
@@ -381,15 +381,6 @@ impl Drop for HostileCard {
         }
         mark_left();
         // Let pcscd notice the card is gone before the slot is reused.
-        if let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) {
-            let start = Instant::now();
-            while let Ok(card) = ctx.connect(&self.reader, ShareMode::Shared, Protocols::ANY) {
-                release(card);
-                if start.elapsed() > Duration::from_secs(5) {
-                    break;
-                }
-                thread::sleep(Duration::from_millis(100));
-            }
-        }
+        wait_until_card_gone(&self.reader);
     }
 }
