@@ -539,87 +539,84 @@ mod observed_catches {
     use super::*;
 
     const FULL: [u8; 3] = [3, 3, 10];
+    const PIN2_BLOCKED: [u8; 3] = [3, 0, 10];
+
+    /// Feeds the checker (command, card status word, tries before, after).
+    fn replay(steps: &[(Op, u16, [u8; 3], [u8; 3])]) {
+        let mut observed = Observed::default();
+        for (i, (op, sw, before, after)) in steps.iter().enumerate() {
+            observed.check(i, op, *sw, *before, *after);
+        }
+    }
+
+    fn verify_pin2(g: Guess) -> Op {
+        Op::Verify(PinRef::Pin2, g)
+    }
 
     #[test]
     #[should_panic(expected = "signed without PIN2")]
     fn a_signature_without_pin2() {
-        let mut o = Observed::default();
-        o.check(
-            0,
-            &Op::Verify(PinRef::Pin2, Guess::Right),
-            0x9000,
-            FULL,
-            FULL,
-        );
-        o.check(1, &Op::Sign, 0x9000, FULL, FULL);
-        o.check(2, &Op::Sign, 0x9000, FULL, FULL);
+        replay(&[
+            (verify_pin2(Guess::Right), 0x9000, FULL, FULL),
+            (Op::Sign, 0x9000, FULL, FULL),
+            (Op::Sign, 0x9000, FULL, FULL),
+        ]);
     }
 
     #[test]
     #[should_panic(expected = "gained tries")]
     fn a_try_regained_by_a_wrong_pin() {
-        let spent = [3, 2, 10];
-        Observed::default().check(
-            0,
-            &Op::Verify(PinRef::Pin2, Guess::Wrong),
-            0x63C2,
-            spent,
-            FULL,
-        );
+        replay(&[(verify_pin2(Guess::Wrong), 0x63C2, [3, 2, 10], FULL)]);
     }
 
     #[test]
     #[should_panic(expected = "a blocked PIN was accepted")]
     fn a_blocked_pin_accepted() {
-        let blocked = [3, 0, 10];
-        let mut o = Observed::default();
-        o.check(
-            0,
-            &Op::Verify(PinRef::Pin2, Guess::Wrong),
-            0x6983,
-            blocked,
-            blocked,
-        );
-        o.check(
-            1,
-            &Op::Verify(PinRef::Pin2, Guess::Right),
-            0x9000,
-            blocked,
-            blocked,
-        );
+        replay(&[
+            (
+                verify_pin2(Guess::Wrong),
+                0x6983,
+                PIN2_BLOCKED,
+                PIN2_BLOCKED,
+            ),
+            (
+                verify_pin2(Guess::Right),
+                0x9000,
+                PIN2_BLOCKED,
+                PIN2_BLOCKED,
+            ),
+        ]);
     }
 
     #[test]
     #[should_panic(expected = "a terminated card served a command")]
-    fn a_terminated_card_signing() {
-        let mut o = Observed::default();
-        o.check(0, &Op::Terminate, 0x9000, FULL, FULL);
-        o.check(
-            1,
-            &Op::Verify(PinRef::Pin2, Guess::Right),
-            0x9000,
-            FULL,
-            FULL,
-        );
+    fn a_terminated_card_verifying() {
+        replay(&[
+            (Op::Terminate, 0x9000, FULL, FULL),
+            (verify_pin2(Guess::Right), 0x9000, FULL, FULL),
+        ]);
     }
 
     #[test]
     #[should_panic(expected = "no status word")]
     fn an_answer_without_a_status_word() {
-        Observed::default().check(0, &Op::Garbage(vec![]), 0x0000, FULL, FULL);
+        replay(&[(Op::Garbage(vec![]), 0x0000, FULL, FULL)]);
     }
 
     #[test]
     fn a_right_sequence_passes() {
-        let mut o = Observed::default();
-        o.check(
-            0,
-            &Op::Verify(PinRef::Pin2, Guess::Right),
-            0x9000,
-            FULL,
-            FULL,
-        );
-        o.check(1, &Op::Sign, 0x9000, FULL, FULL);
-        o.check(2, &Op::Sign, 0x6982, FULL, FULL);
+        replay(&[
+            (verify_pin2(Guess::Right), 0x9000, FULL, FULL),
+            (Op::Sign, 0x9000, FULL, FULL),
+            (Op::Sign, 0x6982, FULL, FULL),
+            (verify_pin2(Guess::Wrong), 0x6983, FULL, PIN2_BLOCKED),
+            (
+                Op::Unblock(PinRef::Pin2, Guess::Right, None),
+                0x9000,
+                PIN2_BLOCKED,
+                FULL,
+            ),
+            (verify_pin2(Guess::Right), 0x9000, FULL, FULL),
+        ]);
     }
 }
