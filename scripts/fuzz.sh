@@ -3,6 +3,10 @@
 # (default 20) on its corpus in fuzz/corpus/, on the stable toolchain
 # (RUSTC_BOOTSTRAP=1 lets cargo fuzz use the flags it needs). A crash
 # fails the run and leaves the input in fuzz/artifacts/.
+# The repository's corpus is only read: the inputs a run finds go to a
+# temporary directory, so a run leaves the work tree clean. To grow the
+# corpus, run `cargo fuzz run TARGET corpus/TARGET` in fuzz/ and commit
+# what it adds (after `cargo fuzz cmin TARGET`).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
@@ -16,12 +20,14 @@ for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
     echo "fuzz: $t for ${seconds}s"
     log=$(mktemp)
-    if ! cargo fuzz run -O -s none "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 >"$log" 2>&1; then
+    found=$(mktemp -d)
+    # libFuzzer writes new inputs to the first directory only.
+    if ! cargo fuzz run -O -s none "$t" "$found" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         echo "fuzz: $t failed; the input is in fuzz/artifacts/$t" >&2
         exit 1
     fi
     grep -E "^Done" "$log" || true
-    rm -f "$log"
+    rm -rf "$log" "$found"
 done
 echo "fuzz: ${#targets[@]} targets, no crash"
