@@ -21,6 +21,9 @@ use crate::transport::Transport;
 use crate::x509::{DevCa, DigestSigner, SubjectInfo, build_csr, subject_name};
 use crate::{cert, files};
 
+mod renew;
+pub use renew::renew;
+
 /// The three PINs of a card.
 #[derive(Clone, Debug)]
 pub struct CardPins {
@@ -372,10 +375,7 @@ pub fn personalise<T: Transport>(
                 op.set_pin(PinRef::Pin1, pins.pin1.block())?;
                 op.set_pin(PinRef::Pin2, pins.pin2.block())?;
                 op.set_pin(PinRef::Puk, pins.puk.block())?;
-                let generated = keys
-                    .iter()
-                    .map(|key| Ok((*key, op.generate_key(*key)?)))
-                    .collect::<Result<Vec<_>>>()?;
+                let generated = generate_keys(&mut op, &keys)?;
                 op.set_service(Service {
                     kind: p.service,
                     active: true,
@@ -383,10 +383,7 @@ pub fn personalise<T: Transport>(
                 op.activate()?;
                 Ok(generated)
             })?;
-            // GENERATE KEY PAIR answered the public keys: no need to read them.
-            for (key, public) in generated {
-                card.expect_public_key(key, public);
-            }
+            remember_public_keys(card, generated);
             (pins, keys)
         }
     };
@@ -407,6 +404,21 @@ pub fn personalise<T: Transport>(
         &mut report,
     )?;
     Ok(report)
+}
+
+/// GENERATE KEY PAIR for each of `keys`, with the public keys it answers.
+fn generate_keys(op: &mut Operator<'_, '_>, keys: &[KeyRef]) -> Result<Vec<(KeyRef, PublicKey)>> {
+    keys.iter()
+        .map(|key| Ok((*key, op.generate_key(*key)?)))
+        .collect()
+}
+
+/// Keeps the public keys GENERATE KEY PAIR answered, so that the requests
+/// and signatures that follow need not read them from the card.
+fn remember_public_keys<T: Transport>(card: &mut AsanCard<T>, generated: Vec<(KeyRef, PublicKey)>) {
+    for (key, public) in generated {
+        card.expect_public_key(key, public);
+    }
 }
 
 /// The operator's secure-channel keys and level.
@@ -495,92 +507,6 @@ fn certify<T: Transport>(
         card.select()?;
     }
     Ok(())
-}
-
-/// The operator's half of renewal: new key pairs of `profile` on an
-/// operational card, requests signed with them (the subscriber's PIN1 and
-/// PIN2), certificates for the same subject as before.
-pub fn renew<T: Transport>(
-    card: &mut AsanCard<T>,
-    profile: CertificateProfile,
-    pins: &CardPins,
-    keys: &StaticKeys,
-    level: SecurityLevel,
-    issuer: &Issuer<'_>,
-    now: std::time::SystemTime,
-) -> Result<CardReport> {
-    let info = card.info()?;
-    if info.life_cycle != "operational" {
-        return Err(Error::ConditionsNotSatisfied(
-            "only an operational card can renew".into(),
-        ));
-    }
-    let service = service_of(&info)
-        .ok_or_else(|| Error::ConditionsNotSatisfied("the card has no service".into()))?;
-    if !profiles(service).contains(&profile) {
-        return Err(Error::ConditionsNotSatisfied(format!(
-            "the {} service does not include the {} profile",
-            crate::info::service_name(service),
-            profile_name(profile)
-        )));
-    }
-    let pair = [
-        KeyRef::new(profile, KeyUsage::Authentication),
-        KeyRef::new(profile, KeyUsage::Signing),
-    ];
-    // The subject stays the subscriber's: take it from a current certificate.
-    let subject = pair
-        .iter()
-        .find_map(|k| {
-            card.read_certificate_der(*k)
-                .ok()
-                .and_then(|d| cert::parse(&d).ok())
-        })
-        .map(|c| c.tbs_certificate().subject().clone());
-    let subject = match subject {
-        Some(s) => s,
-        None => {
-            return Err(Error::ConditionsNotSatisfied(format!(
-                "no {} certificate on the card to take the subscriber's subject from; provision the profile again",
-                profile_name(profile)
-            )));
-        }
-    };
-    // The subscriber's PINs are checked before the old keys go: a typo
-    // must not cost the certificates.
-    card.verify_pin(&pins.pin1)?;
-    card.verify_pin(&pins.pin2)?;
-    card.select()?;
-    let extended = card.transport().extended_length();
-    let generated = card.exclusive(|a| {
-        let mut op = Operator::open(a, keys, level, extended)?;
-        pair.iter()
-            .map(|key| Ok((*key, op.generate_key(*key)?)))
-            .collect::<Result<Vec<_>>>()
-    })?;
-    for (key, public) in generated {
-        card.expect_public_key(key, public);
-    }
-    card.select()?;
-    let mut report = CardReport {
-        reader: card.transport().name(),
-        serial: Some(info.serial.clone()),
-        result: "renewed",
-        error: None,
-        certificates: Vec::new(),
-    };
-    let named: Vec<(KeyRef, Name)> = pair.iter().map(|k| (*k, subject.clone())).collect();
-    certify(
-        card,
-        &named,
-        pins,
-        &Channel { keys, level },
-        issuer,
-        now,
-        &info.serial,
-        &mut report,
-    )?;
-    Ok(report)
 }
 
 /// Runs [`personalise`] and turns an error into a `failed` report.
