@@ -34,6 +34,7 @@ pub mod info;
 pub mod keys;
 pub mod operator;
 pub mod pin;
+pub mod pki;
 pub mod provision;
 pub mod renewal;
 pub mod tlv;

@@ -1,0 +1,8 @@
+//! Verification that agrees with RFC 5280: path validation, the signer
+//! bound to what is checked, the time a chain is checked at.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "verification/regressions.rs"]
+mod regressions;
+#[path = "verification/support.rs"]
+mod support;
