@@ -79,16 +79,20 @@ fn answers_are_checked_without_a_card() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("valid authentication answer"));
 
     // Another challenge, another root, a changed signature: refused, exit 1.
-    let other = asan(
-        d,
-        &["auth", "--verify", "ans.json", "--challenge", "login 43"],
-        false,
+    let verify = |file: &str, extra: &[&str]| {
+        let mut args = vec!["auth", "--verify", file];
+        args.extend(extra);
+        asan(d, &args, false)
+    };
+    let other = verify(
+        "ans.json",
+        &["--ca", "ca/root.pem", "--challenge", "login 43"],
     );
     assert_eq!(other.status.code(), Some(1));
-    let root = asan(
-        d,
-        &["auth", "--verify", "ans.json", "--ca", "other/root.pem"],
-        false,
+    assert!(String::from_utf8_lossy(&other.stderr).contains("login 43"));
+    let root = verify(
+        "ans.json",
+        &["--ca", "other/root.pem", "--challenge", "login 42"],
     );
     assert_eq!(root.status.code(), Some(1));
     let mut bad = answer.clone();
@@ -100,25 +104,78 @@ fn answers_are_checked_without_a_card() {
     );
     bad["signature"] = serde_json::Value::String(flipped);
     std::fs::write(d.join("bad.json"), bad.to_string()).unwrap();
-    let out = asan(d, &["auth", "--verify", "bad.json"], false);
+    let out = verify(
+        "bad.json",
+        &["--ca", "ca/root.pem", "--challenge", "login 42"],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify"));
     // A changed challenge in the answer no longer matches its digest.
     let mut moved = answer.clone();
     moved["challenge"] = serde_json::Value::String("login 99".into());
     std::fs::write(d.join("moved.json"), moved.to_string()).unwrap();
-    assert_eq!(
-        asan(d, &["auth", "--verify", "moved.json"], false)
-            .status
-            .code(),
-        Some(1)
-    );
+    let out = verify("moved.json", &["--ca", "ca/root.pem", "--any-challenge"]);
+    assert_eq!(out.status.code(), Some(1));
     // Not JSON: a usage error.
     std::fs::write(d.join("junk.json"), b"\x00\x01").unwrap();
-    assert_eq!(
-        asan(d, &["auth", "--verify", "junk.json"], false)
-            .status
-            .code(),
-        Some(2)
+    let out = verify("junk.json", &["--ca", "ca/root.pem", "--challenge", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Regression: without --challenge any signed digest was accepted, so an old
+/// answer could be replayed. Now --challenge (or an explicit
+/// --any-challenge, which the output flags) and --ca are required.
+#[test]
+fn a_verification_without_the_challenge_sent_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(asan(d, &["ca", "init", "ca"], false).status.success());
+    let img = ["--virtual", "c.img"];
+    let mut provision = img.to_vec();
+    provision.extend(["provision", "--service", "citizen", "--ca", "ca"]);
+    assert!(asan(d, &provision, true).status.success());
+    let mut auth = img.to_vec();
+    auth.extend(["--json", "auth", "--challenge", "login 7"]);
+    let out = asan(d, &auth, true);
+    assert!(out.status.success());
+    std::fs::write(d.join("ans.json"), &out.stdout).unwrap();
+
+    let out = asan(
+        d,
+        &["auth", "--verify", "ans.json", "--ca", "ca/root.pem"],
+        false,
     );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--challenge"));
+    let out = asan(
+        d,
+        &["auth", "--verify", "ans.json", "--challenge", "login 7"],
+        false,
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ca"));
+
+    let args = [
+        "auth",
+        "--verify",
+        "ans.json",
+        "--ca",
+        "ca/root.pem",
+        "--any-challenge",
+    ];
+    let out = asan(d, &args, false);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("WARNING: the challenge was not checked")
+    );
+    let mut json = vec!["--json"];
+    json.extend(args);
+    let out = asan(d, &json, false);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["challenge_checked"], false);
+    // The trust options belong to --verify.
+    let mut misplaced = img.to_vec();
+    misplaced.extend(["auth", "--challenge", "x", "--ca", "ca/root.pem"]);
+    assert_eq!(asan(d, &misplaced, true).status.code(), Some(2));
 }

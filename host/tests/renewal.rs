@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use asan_applet::KeyUsage;
-use asan_host::renewal::{ApplicationBody, Contact, DAY, content_and_signer, format_time};
+use asan_host::renewal::{ApplicationBody, Contact, DAY, format_time, to_system_time};
 use serde_json::Value;
 use support::{Card, VOEN, asan, crafted};
 
@@ -154,7 +154,14 @@ fn a_request_signs_the_documented_body_and_the_centre_accepts_it() {
     )
     .ok();
     let signed = std::fs::read(card.file("app.p7s")).unwrap();
-    let (content, signer) = content_and_signer(&signed).unwrap();
+    let root = std::fs::read(Path::new(&card.ca).join("root.pem")).unwrap();
+    let root = asan_host::cert::pem_or_der(&root).unwrap();
+    let verified = asan_host::cms::verify(&signed, None, &[root], to_system_time(at)).unwrap();
+    assert!(verified.valid, "{:#?}", verified.checks);
+    let (content, signer) = (
+        verified.content().unwrap().to_vec(),
+        verified.signer_certificate().unwrap().to_vec(),
+    );
     let raw: Value = serde_json::from_slice(&content).unwrap();
     let mut keys: Vec<&str> = raw
         .as_object()
@@ -208,13 +215,21 @@ fn a_request_signs_the_documented_body_and_the_centre_accepts_it() {
         "{v}"
     );
     assert!(v["reason"].is_null());
-    for at in [card.expiry, card.expiry + 1] {
+    // At the expiry instant the certificate is still valid (RFC 5280's
+    // notAfter is inclusive) but the procedure's window is closed; a second
+    // later the path validation at the review instant refuses it already.
+    for (at, state) in [(card.expiry, "cancelled"), (card.expiry + 1, "refused")] {
         let out = card.review("app.p7s", at);
         out.fails(
             1,
-            &["renewal refused", "visit in person", "3.1 step 8 note"],
+            &[
+                "renewal refused",
+                "expired",
+                "visit in person",
+                "3.1 step 8 note",
+            ],
         );
-        assert_eq!(out.json()["state"], "cancelled");
+        assert_eq!(out.json()["state"], state);
     }
     let text = asan(&[
         "ca",
@@ -343,7 +358,7 @@ fn the_centre_checks_the_signing_time_the_signer_and_the_signature() {
     let in_time = crafted(&card, start, expiry - 30 * DAY, KeyUsage::Signing, true);
     assert_eq!(review(&in_time, expiry - DAY).json()["state"], "processing");
     // Signed after the review instant: refused.
-    review(&in_time, expiry - 31 * DAY).fails(1, &["signing-time", "in the future"]);
+    review(&in_time, expiry - 31 * DAY).fails(1, &["signing-time", "after the validation time"]);
     // Signed with the authentication certificate: no nonRepudiation.
     let auth = crafted(&card, start, expiry - DAY, KeyUsage::Authentication, true);
     review(&auth, expiry - DAY).fails(1, &["key usage"]);

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use asan_applet::CertificateProfile;
 use serde_json::json;
 
-use super::{Cli, Io, SignArgs, VerifyArgs, json as print_json, say, transport};
+use super::{Cli, Io, SignArgs, VerifyArgs, json as print_json, say, transport, validation};
 use crate::cert;
 use crate::cms::{self, SignOptions};
 use crate::error::{Error, Result};
@@ -21,10 +21,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// The certificates of a file, errors naming the file.
 fn certificates(path: &Path) -> Result<Vec<Vec<u8>>> {
-    cms::certificates_from_file_bytes(&read(path)?).map_err(|e| match e {
-        Error::Certificate(what) => Error::Certificate(format!("{}: {what}", path.display())),
-        e => e,
-    })
+    crate::pki::certificates_in_file(path)
 }
 
 /// `FILE.p7s` next to `FILE`.
@@ -117,45 +114,62 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
     )
 }
 
-/// `asan verify FILE FILE.p7s --ca ROOT.pem [--json]`, or `asan verify
-/// FILE.p7s --ca ROOT.pem` for a signature with the content embedded.
+/// `asan verify FILE FILE.p7s --ca ROOT.pem [--chain PEM] [--at TIME]
+/// [--crl FILE] [--require-crl] [--cades] [--json]`, or `asan verify
+/// FILE.p7s --ca ROOT.pem …` for a signature with the content embedded.
 pub fn verify(cli: &Cli, args: &VerifyArgs, io: &mut Io<'_>) -> Result<()> {
     let (content, signature) = match &args.signature {
         Some(signature) => (Some(args.file.as_path()), signature.as_path()),
         None => (None, args.file.as_path()),
     };
-    let mut anchors = Vec::new();
-    for path in &args.ca {
-        anchors.extend(certificates(path)?);
-    }
+    let anchors = args.trust.anchors()?;
+    let opts = cms::VerifyOptions {
+        at: args.trust.time()?,
+        cades: args.cades,
+        crls: args.trust.crls()?,
+        require_crl: args.trust.require_crl,
+        extra_certificates: args.trust.chain()?,
+    };
     let signed = read(signature)?;
     let digest = content.map(cms::digest_file).transpose()?;
-    let result = cms::verify(&signed, digest.as_ref(), &anchors, SystemTime::now()).map_err(
-        |e| match e {
+    let result =
+        cms::verify_with(&signed, digest.as_ref(), &anchors, &opts).map_err(|e| match e {
             Error::Verification(what) => {
                 Error::Verification(format!("{}: {what}", signature.display()))
             }
             e => e,
-        },
-    )?;
+        })?;
     if cli.json {
         let value = serde_json::to_value(&result)
             .map_err(|e| Error::Usage(format!("cannot encode the result: {e}")))?;
         print_json(io.out, &value)?;
     } else {
         if let Some(signer) = &result.signer {
-            say(io.out, &format!("signer:       {signer}"))?;
+            say(io.out, &format!("signer:          {signer}"))?;
         }
         if let Some(time) = &result.signing_time {
-            say(io.out, &format!("signing time: {time}"))?;
-        }
-        for check in &result.checks {
-            let state = if check.ok { "OK" } else { "FAILED" };
             say(
                 io.out,
-                &format!("  {state:<6}  {}: {}", check.name, check.detail),
+                &format!("signing time:    {time} (claimed by the signer, not trusted)"),
             )?;
         }
+        say(
+            io.out,
+            &format!("validated at:    {}", result.validation_time),
+        )?;
+        if !result.path.is_empty() {
+            say(
+                io.out,
+                &format!("path:            {}", result.path.join(" <- ")),
+            )?;
+        }
+        let form = if result.cades_bes {
+            "CAdES-BES (signing-certificate-v2 binds the signer's certificate)"
+        } else {
+            "CMS, not CAdES-BES (no signing-certificate-v2)"
+        };
+        say(io.out, &format!("form:            {form}"))?;
+        validation::print_checks(io, &result.checks)?;
         let verdict = if result.valid {
             "the signature is valid"
         } else {
@@ -163,11 +177,8 @@ pub fn verify(cli: &Cli, args: &VerifyArgs, io: &mut Io<'_>) -> Result<()> {
         };
         say(io.out, verdict)?;
     }
-    match result.first_failure() {
-        Some(check) => Err(Error::Verification(format!(
-            "{} failed: {}",
-            check.name, check.detail
-        ))),
-        None => Ok(()),
+    match result.valid {
+        true => Ok(()),
+        false => Err(validation::invalid(result.first_failure(), "the signature")),
     }
 }

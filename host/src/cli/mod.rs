@@ -13,6 +13,7 @@ mod provisioning;
 mod renewal;
 mod signing;
 mod transport;
+mod validation;
 
 use std::path::PathBuf;
 
@@ -21,6 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::Result;
 pub use input::PinInput;
 pub use transport::AnyTransport;
+pub use validation::{CertVerifyArgs, PurposeArg, TrustArgs};
 
 /// Command-line tool for Asan İmza SIM cards.
 #[derive(Debug, Parser)]
@@ -64,7 +66,8 @@ pub enum Commands {
     /// Sign a file (CMS signature, FILE.p7s) or a SHA-256 digest with the
     /// signing key (PIN2).
     Sign(SignArgs),
-    /// Verify a CMS document signature (ours or openssl's): every check,
+    /// Verify a CMS document signature (ours or openssl's): the message, then
+    /// the signer's certificate path (RFC 5280) now or at --at; every check,
     /// and which failed.
     Verify(VerifyArgs),
     /// Certificates on the card.
@@ -281,12 +284,17 @@ pub struct AuthArgs {
     #[arg(long, value_enum, default_value = "citizen")]
     pub profile: Profile,
     /// Check an answer instead: the JSON that `asan auth --json` printed
-    /// (challenge or digest, signature, certificate). No card needed.
+    /// (challenge or digest, signature, certificate). No card needed; needs
+    /// --ca and --challenge (or --any-challenge).
     #[arg(long, value_name = "ANSWER.json", conflicts_with_all = ["digest"])]
     pub verify: Option<PathBuf>,
-    /// With --verify: the trust anchor the certificate must chain to.
-    #[arg(long, value_name = "ROOT.pem", requires = "verify")]
-    pub ca: Option<PathBuf>,
+    /// With --verify: accept an answer to any challenge (an old answer can
+    /// then be replayed; the output says so).
+    #[arg(long, requires = "verify", conflicts_with = "challenge")]
+    pub any_challenge: bool,
+    /// With --verify: trust anchors, more certificates, time, CRLs.
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// `asan sign FILE | --digest HEX`
@@ -338,9 +346,12 @@ pub struct VerifyArgs {
     /// The signature (CMS, DER or PEM), usually FILE.p7s.
     #[arg(value_name = "SIGNATURE")]
     pub signature: Option<PathBuf>,
-    /// Trust anchor certificates (PEM or DER; repeatable).
-    #[arg(long, value_name = "ROOT.pem", required = true)]
-    pub ca: Vec<PathBuf>,
+    /// Require CAdES-BES: a missing signing-certificate-v2 attribute fails.
+    #[arg(long)]
+    pub cades: bool,
+    /// Trust anchors (--ca, required), more certificates, time, CRLs.
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// `asan cert …`
@@ -361,6 +372,9 @@ pub enum CertCommand {
         #[arg(long)]
         pem: bool,
     },
+    /// Validate a certificate's path to a trust anchor (RFC 5280), like
+    /// `openssl verify`: exit 0 valid, 1 invalid, 2 usage.
+    Verify(CertVerifyArgs),
     /// Operator: load (atomically replace) a certificate on the card.
     Load {
         /// The profile.
@@ -428,6 +442,7 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
             output,
             pem,
         }) => card_info::cert_read(cli, *profile, *usage, output.as_deref(), *pem, io),
+        Commands::Cert(CertCommand::Verify(args)) => validation::cert_verify(cli, args, io),
         Commands::Cert(CertCommand::Load {
             profile,
             usage,

@@ -4,11 +4,12 @@ use asan_applet::{CertificateProfile, KeyRef, KeyUsage};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{AuthArgs, Cli, Io, SignArgs, json as print_json, say, transport};
+use super::{AuthArgs, Cli, Io, SignArgs, json as print_json, say, transport, validation};
 use crate::cert;
 use crate::error::{Error, Result};
 use crate::info::profile_name;
 use crate::pin::{Pin1, Pin2};
+use crate::pki::{self, Check, Purpose};
 
 fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>> {
     hex::decode(text.trim()).map_err(|e| Error::Usage(format!("{what} is not hex: {e}")))
@@ -17,13 +18,12 @@ fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>> {
 /// `asan auth --digest HEX | --challenge TEXT`, or `asan auth --verify`.
 pub fn auth(cli: &Cli, args: &AuthArgs, io: &mut Io<'_>) -> Result<()> {
     if let Some(answer) = &args.verify {
-        return auth_verify(
-            cli,
-            answer,
-            args.ca.as_deref(),
-            args.challenge.as_deref(),
-            io,
-        );
+        return auth_verify(cli, answer, args, io);
+    }
+    if args.trust.given() {
+        return Err(Error::Usage(
+            "--ca, --chain, --at, --crl and --require-crl go with --verify".into(),
+        ));
     }
     let digest = match (&args.digest, &args.challenge) {
         (Some(d), _) => parse_hex(d, "--digest")?,
@@ -73,26 +73,29 @@ pub fn auth(cli: &Cli, args: &AuthArgs, io: &mut Io<'_>) -> Result<()> {
     Ok(())
 }
 
-fn invalid(what: String) -> Error {
-    Error::Verification(what)
-}
-
-/// `asan auth --verify ANSWER.json [--ca ROOT.pem] [--challenge TEXT]`:
-/// the relying party's check of an authentication answer.
+/// `asan auth --verify ANSWER.json --ca ROOT.pem (--challenge TEXT |
+/// --any-challenge) [--chain PEM] [--at TIME] [--crl FILE] [--require-crl]`:
+/// the relying party's check of an authentication answer — the challenge,
+/// the signature, and the certificate's path for authentication.
 fn auth_verify(
     cli: &Cli,
     answer: &std::path::Path,
-    ca: Option<&std::path::Path>,
-    expected_challenge: Option<&str>,
+    args: &AuthArgs,
     io: &mut Io<'_>,
 ) -> Result<()> {
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| Error::Io {
-            path: p.display().to_string(),
-            source: e,
-        })
-    };
-    let v: serde_json::Value = serde_json::from_slice(&read(answer)?).map_err(|e| {
+    if args.challenge.is_none() && !args.any_challenge {
+        return Err(Error::Usage(
+            "give --challenge TEXT, the challenge you sent, so that an old answer cannot be \
+             replayed (or --any-challenge to accept an answer to any challenge)"
+                .into(),
+        ));
+    }
+    let anchors = args.trust.anchors()?;
+    let bytes = std::fs::read(answer).map_err(|e| Error::Io {
+        path: answer.display().to_string(),
+        source: e,
+    })?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         Error::Usage(format!(
             "{}: not the JSON of `asan auth --json`: {e}",
             answer.display()
@@ -103,75 +106,113 @@ fn auth_verify(
         &field("digest").ok_or_else(|| Error::Usage("the answer has no digest".into()))?,
         "digest",
     )?;
-    // The bytes signed: the digest, as an ECDSA pre-hash (its leftmost 256
-    // bits); for a challenge the digest is SHA-256 of its UTF-8 bytes.
-    let challenge = field("challenge");
-    if let Some(c) = challenge.as_deref().or(expected_challenge)
-        && Sha256::digest(c.as_bytes()).as_slice() != digest.as_slice()
-    {
-        return Err(invalid("the digest is not SHA-256 of the challenge".into()));
-    }
-    if let (Some(expected), Some(c)) = (expected_challenge, challenge.as_deref())
-        && expected != c
-    {
-        return Err(invalid("the answer is for another challenge".into()));
-    }
     let signature = parse_hex(
         &field("signature").ok_or_else(|| Error::Usage("the answer has no signature".into()))?,
         "signature",
     )?;
-    let pem =
-        field("certificate").ok_or_else(|| invalid("the answer carries no certificate".into()))?;
+    let pem = field("certificate")
+        .ok_or_else(|| Error::Usage("the answer carries no certificate".into()))?;
     let der = cert::pem_or_der(pem.as_bytes())?;
-    let parsed = cert::parse(&der)?;
-    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&cert::public_key_bytes(&parsed))
-        .map_err(|_| invalid("the certificate's key is not P-256".into()))?;
-    let sig = p256::ecdsa::Signature::from_slice(&signature).map_err(|_| {
-        invalid(format!(
-            "a signature of {} bytes is not r || s",
-            signature.len()
-        ))
-    })?;
-    use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-    key.verify_prehash(&digest, &sig)
-        .map_err(|_| invalid("the signature does not verify with the certificate's key".into()))?;
-    let usage = match parsed
-        .tbs_certificate()
-        .get_extension::<x509_cert::ext::pkix::KeyUsage>()
-    {
-        Ok(Some((_, ku))) => ku.digital_signature(),
-        _ => false,
-    };
-    if !usage {
-        return Err(invalid(
-            "the certificate does not allow digitalSignature (authentication)".into(),
-        ));
-    }
-    let chain = match ca {
-        Some(root) => {
-            let anchors = crate::cms::certificates_from_file_bytes(&read(root)?)?;
-            Some(
-                crate::cms::check_chain(&der, &anchors, std::time::SystemTime::now())
-                    .map_err(invalid)?,
-            )
-        }
-        None => None,
-    };
-    let subject = parsed.tbs_certificate().subject().to_string();
+    let claimed = field("challenge");
+    let mut checks = vec![Check::new(
+        "challenge",
+        challenge(&digest, claimed.as_deref(), args.challenge.as_deref()),
+    )];
+    checks.push(Check::new(
+        "signature",
+        answer_signature(&der, &digest, &signature),
+    ));
+    let opts = args.trust.options(Purpose::Auth)?;
+    let path = pki::validate(&der, &args.trust.chain()?, &anchors, &opts)?;
+    checks.extend(path.checks.iter().cloned());
+    let valid = checks.iter().all(|c| c.ok);
+    let subject = cert::parse(&der)?.tbs_certificate().subject().to_string();
+    let replay = "the challenge was not checked (--any-challenge): this answer may be a replay";
     if cli.json {
-        return print_json(
+        print_json(
             io.out,
-            &json!({ "valid": true, "signer": subject, "chain": chain }),
-        );
+            &json!({
+                "valid": valid,
+                "signer": subject,
+                "challenge": claimed,
+                "challenge_checked": !args.any_challenge,
+                "path": path.path,
+                "validation_time": path.validation_time,
+                "checks": checks,
+            }),
+        )?;
+    } else {
+        say(io.out, &format!("signer:          {subject}"))?;
+        say(
+            io.out,
+            &format!("path:            {}", path.path.join(" <- ")),
+        )?;
+        say(
+            io.out,
+            &format!("validated at:    {}", path.validation_time),
+        )?;
+        validation::print_checks(io, &checks)?;
+        if args.any_challenge {
+            say(io.out, &format!("WARNING: {replay}"))?;
+        }
+        say(
+            io.out,
+            if valid {
+                "valid authentication answer"
+            } else {
+                "the authentication answer is NOT valid"
+            },
+        )?;
     }
-    say(
-        io.out,
-        &format!("valid authentication answer from {subject}"),
-    )?;
-    match chain {
-        Some(c) => say(io.out, &format!("chain: {c}")),
-        None => say(io.out, "chain not checked (give --ca ROOT.pem)"),
+    match checks.iter().find(|c| !c.ok) {
+        None => Ok(()),
+        first => Err(validation::invalid(first, "the authentication answer")),
     }
+}
+
+/// The challenge check: the digest signed is SHA-256 of the challenge the
+/// relying party sent (`expected`), and of the one the answer names.
+fn challenge(
+    digest: &[u8],
+    claimed: Option<&str>,
+    expected: Option<&str>,
+) -> std::result::Result<String, String> {
+    let hash = |c: &str| Sha256::digest(c.as_bytes()).to_vec();
+    if let Some(c) = claimed
+        && hash(c) != digest
+    {
+        return Err("the digest is not SHA-256 of the answer's challenge".into());
+    }
+    match (expected, claimed) {
+        (Some(e), Some(c)) if e != c => {
+            Err(format!("the answer is for the challenge {c:?}, not {e:?}"))
+        }
+        (Some(e), _) if hash(e) != digest => {
+            Err("the digest is not SHA-256 of the challenge sent".into())
+        }
+        (Some(e), _) => Ok(format!(
+            "the answer signs SHA-256 of {e:?}, the challenge sent"
+        )),
+        (None, _) => Ok("not checked (--any-challenge): the answer may be a replay".into()),
+    }
+}
+
+/// The signature check: raw `r || s` over the digest (its leftmost 256
+/// bits, as an ECDSA pre-hash) with the certificate's P-256 key.
+fn answer_signature(
+    der: &[u8],
+    digest: &[u8],
+    signature: &[u8],
+) -> std::result::Result<String, String> {
+    let parsed = cert::parse(der).map_err(|e| e.to_string())?;
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&cert::public_key_bytes(&parsed))
+        .map_err(|_| "the certificate's key is not P-256".to_owned())?;
+    let sig = p256::ecdsa::Signature::from_slice(signature)
+        .map_err(|_| format!("a signature of {} bytes is not r || s", signature.len()))?;
+    use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+    key.verify_prehash(digest, &sig)
+        .map(|()| "ECDSA P-256 over the digest verifies with the certificate's key".to_owned())
+        .map_err(|_| "the signature does not verify with the certificate's key".to_owned())
 }
 
 /// `asan sign --digest HEX`.

@@ -12,10 +12,15 @@
 //!   or with the content embedded ([`SignOptions::attached`]).
 //!   [`sign_on_card`] does it with the signing key and certificate of a
 //!   profile on the card.
-//! * [`verify`]: structure, content digest, signature (ECDSA in DER or raw
-//!   `r || s`), signed attributes, chain to a trust anchor, validity at the
-//!   signing time and key usage nonRepudiation, each reported as a
-//!   [`Check`]. It also verifies what `openssl cms -sign -md sha256` makes.
+//! * [`verify`] / [`verify_with`]: structure (exactly one certificate in the
+//!   message matches the signer identifier), content digest, signature
+//!   (ECDSA in DER or raw `r || s`), signed attributes (signing-time
+//!   reported, never used; signing-certificate-v2 as the CAdES-BES
+//!   binding), then the signer's certificate path validated by
+//!   [`crate::pki`] at the validation time for document signing, each
+//!   reported as a [`Check`]. The validated certificate, as received, is
+//!   what [`Verification::signer_certificate`] gives. It also verifies what
+//!   `openssl cms -sign -md sha256` makes.
 //! * [`verify_ecdsa_p256_sha256`]: the one ECDSA verification every check
 //!   goes through (tested against the Wycheproof vectors).
 //!
@@ -50,9 +55,7 @@
 //! ```
 
 mod card;
-mod chain;
 mod ess;
-mod extract;
 mod raw;
 mod sign;
 mod structure;
@@ -72,9 +75,8 @@ pub use ess::{
     EssCertIdV2, ID_AA_SIGNING_CERTIFICATE_V2, IssuerSerial, SigningCertificateV2,
     signing_certificate_v2,
 };
-pub use extract::content_and_signer;
 pub use sign::{SignOptions, sign_detached};
-pub use verify::{Check, Verification, verify};
+pub use verify::{Check, Verification, VerifyOptions, verify, verify_with};
 
 /// How many bytes [`digest_reader`] reads at a time (64 KiB).
 pub const BLOCK_SIZE: usize = 64 * 1024;
@@ -141,20 +143,7 @@ pub fn verify_ecdsa_p256_sha256(public_key: &[u8], digest: &[u8; 32], signature:
 
 /// The certificates in a file: DER, or one or more PEM `CERTIFICATE` blocks.
 pub fn certificates_from_file_bytes(bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    let text = String::from_utf8_lossy(bytes);
-    if !text.contains(BEGIN) {
-        crate::cert::parse(bytes)?;
-        return Ok(vec![bytes.to_vec()]);
-    }
-    let mut out = Vec::new();
-    for (start, _) in text.match_indices(BEGIN) {
-        let block = text.get(start..).unwrap_or_default();
-        let der = crate::cert::pem_or_der(block.as_bytes())?;
-        crate::cert::parse(&der)?;
-        out.push(der);
-    }
-    Ok(out)
+    crate::pki::certificates_in_bytes(bytes)
 }
 
 /// The DER bytes of a CMS message given as DER or PEM (`CMS` or `PKCS7`).
@@ -175,23 +164,4 @@ pub fn cms_der(bytes: &[u8]) -> Result<Vec<u8>> {
 /// The SHA-256 of `bytes`.
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
-}
-
-/// Checks that `cert_der` chains to one of `anchors` (DER) and that every
-/// certificate on the path is valid at `at`; `Ok` describes the path, `Err`
-/// says where it breaks. (Used to check authentication answers.)
-pub fn check_chain(
-    cert_der: &[u8],
-    anchors: &[Vec<u8>],
-    at: std::time::SystemTime,
-) -> std::result::Result<String, String> {
-    let cert = chain::Cert::from_der(cert_der).map_err(|e| format!("not a certificate: {e}"))?;
-    let anchors = anchors
-        .iter()
-        .map(|a| {
-            chain::Cert::from_der(a).map_err(|e| format!("trust anchor is not a certificate: {e}"))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let path = chain::build_path(&cert, &[], &anchors)?;
-    chain::check_validity(&path, at)
 }

@@ -5,13 +5,11 @@
 use std::time::SystemTime;
 
 use ::cms::builder::SignerInfoBuilder;
-use ::cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use ::cms::cert::IssuerAndSerialNumber;
 use ::cms::content_info::{CmsVersion, ContentInfo};
-use ::cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfos,
-};
-use der::Encode;
+use ::cms::signed_data::{EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfos};
 use der::asn1::{Any, OctetString, SetOfVec};
+use der::{Decode, Encode};
 use p256::ecdsa::DerSignature;
 use x509_cert::attr::Attribute;
 use x509_cert::builder::Builder;
@@ -127,12 +125,14 @@ pub fn sign_detached(
         ),
         None => None,
     };
-    let mut certificates = vec![CertificateChoices::Certificate(cert)];
-    let mut seen = vec![signer_cert_der.to_vec()];
+    // The certificates go in exactly as they were given (a re-encoding
+    // could change their bytes, and with them the issuer's signature and
+    // the signing-certificate-v2 hash).
+    let mut certificates = vec![signer_cert_der.to_vec()];
     for der in &opts.chain {
-        if !seen.contains(der) {
-            certificates.push(CertificateChoices::Certificate(crate::cert::parse(der)?));
-            seen.push(der.clone());
+        crate::cert::parse(der)?;
+        if !certificates.contains(der) {
+            certificates.push(der.clone());
         }
     }
     let signed_data = SignedData {
@@ -143,17 +143,18 @@ pub fn sign_detached(
             econtent_type: der::oid::db::rfc5911::ID_DATA,
             econtent,
         },
-        certificates: Some(CertificateSet(
-            SetOfVec::try_from(certificates).map_err(asn1("the certificates"))?,
-        )),
+        certificates: None,
         crls: None,
         signer_infos: SignerInfos(
             SetOfVec::try_from(vec![signer_info]).map_err(asn1("the signer infos"))?,
         ),
     };
+    let signed_data = signed_data.to_der().map_err(asn1("the signed data"))?;
+    let signed_data = super::raw::with_certificates(&signed_data, &certificates)
+        .map_err(asn1("the certificates"))?;
     let content_info = ContentInfo {
         content_type: der::oid::db::rfc5911::ID_SIGNED_DATA,
-        content: Any::encode_from(&signed_data).map_err(asn1("the signed data"))?,
+        content: Any::from_der(&signed_data).map_err(asn1("the signed data"))?,
     };
     let der = content_info.to_der().map_err(asn1("the message"))?;
     self_check(&der, digest, opts.signing_time)?;

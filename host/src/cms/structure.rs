@@ -1,17 +1,17 @@
 //! The structure check: one `SignedData` with one signer, the algorithms
-//! we verify, signed attributes, the content (given or embedded) and the
-//! signer's P-256 certificate among the signature's certificates.
+//! we verify, signed attributes, the content (given or embedded) and
+//! exactly one certificate in the message that the signer identifier names
+//! — the certificate every later check uses, as received.
 
-use ::cms::cert::CertificateChoices;
 use ::cms::content_info::CmsVersion;
 use ::cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::oid::db::rfc5912;
-use der::{Tag, Tagged};
+use der::{Decode, Tag, Tagged};
 use x509_cert::attr::Attributes;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 
-use super::chain::Cert;
 use super::{raw, sha256};
+use crate::pki::Cert;
 
 /// What the structure check found.
 pub(super) struct Parts<'a> {
@@ -19,9 +19,12 @@ pub(super) struct Parts<'a> {
     pub attrs: &'a Attributes,
     pub signed_attrs_der: Vec<u8>,
     pub content_digest: [u8; 32],
+    pub embedded: Option<Vec<u8>>,
     pub embedded_digest: Option<[u8; 32]>,
+    /// The signer's certificate, as received.
     pub signer: Cert,
-    pub pool: Vec<Cert>,
+    /// The other certificates of the message, as received.
+    pub pool: Vec<Vec<u8>>,
 }
 
 /// Checks the structure of `sd` (decoded from `der`); the parts the other
@@ -66,11 +69,12 @@ pub(super) fn structure<'a>(
         .as_ref()
         .ok_or("no signed attributes (a bare signature over the content is not accepted)")?;
     let signed_attrs_der = raw::signed_attributes(der)?;
-    let embedded_digest = match &sd.encap_content_info.econtent {
-        Some(c) if c.tag() == Tag::OctetString => Some(sha256(c.value())),
+    let embedded = match &sd.encap_content_info.econtent {
+        Some(c) if c.tag() == Tag::OctetString => Some(c.value().to_vec()),
         Some(c) => return Err(format!("embedded content of type {}", c.tag())),
         None => None,
     };
+    let embedded_digest = embedded.as_deref().map(sha256);
     let (content_digest, where_) = match (digest, embedded_digest) {
         (Some(d), None) => (*d, "content given"),
         (Some(d), Some(_)) => (*d, "content given and embedded"),
@@ -79,29 +83,48 @@ pub(super) fn structure<'a>(
             return Err("a detached signature: the signed content must be given".into());
         }
     };
-    let mut pool = Vec::new();
-    for choice in sd.certificates.iter().flat_map(|s| s.0.iter()) {
-        if let CertificateChoices::Certificate(c) = choice {
-            pool.push(Cert::from_cert(c.clone()).map_err(|e| e.to_string())?);
+    let mut certs: Vec<Vec<u8>> = Vec::new();
+    for c in raw::certificates(der)? {
+        if !certs.contains(&c) {
+            certs.push(c);
         }
     }
-    let signer = pool
-        .iter()
-        .find(|c| identifies(&info.sid, c))
-        .cloned()
-        .ok_or("the signer's certificate is not in the signature")?;
+    let mut matching = Vec::new();
+    let mut pool = Vec::new();
+    for der in certs {
+        match Cert::from_der(&der) {
+            Ok(c) if identifies(&info.sid, &c) => matching.push(c),
+            _ => pool.push(der),
+        }
+    }
+    let signer = match matching.len() {
+        1 => matching.remove(0),
+        0 => return Err("the signer's certificate is not in the signature".into()),
+        n => {
+            return Err(format!(
+                "{n} different certificates in the message match the signer identifier \
+                 ({}); an ambiguous signer is refused",
+                matching
+                    .iter()
+                    .map(|c| c.subject())
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            ));
+        }
+    };
     if !signer.is_p256() {
         return Err("the signer's key is not an EC key on P-256".into());
     }
     let detail = format!(
-        "SignedData, one signer, SHA-256, ECDSA, {where_}, {} certificate(s)",
-        pool.len()
+        "SignedData, one signer, SHA-256, ECDSA, {where_}, {} certificate(s), one of them the signer's",
+        pool.len() + 1
     );
     let parts = Parts {
         info,
         attrs,
         signed_attrs_der,
         content_digest,
+        embedded,
         embedded_digest,
         signer,
         pool,
@@ -110,14 +133,15 @@ pub(super) fn structure<'a>(
 }
 
 fn identifies(sid: &SignerIdentifier, c: &Cert) -> bool {
-    let tbs = c.cert.tbs_certificate();
+    let tbs = c.parsed().tbs_certificate();
     match sid {
         SignerIdentifier::IssuerAndSerialNumber(isn) => {
             &isn.issuer == tbs.issuer() && &isn.serial_number == tbs.serial_number()
         }
         SignerIdentifier::SubjectKeyIdentifier(ski) => matches!(
-            tbs.get_extension::<SubjectKeyIdentifier>(),
-            Ok(Some((_, own))) if own == *ski
+            c.extension(der::oid::db::rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER)
+                .map(SubjectKeyIdentifier::from_der),
+            Some(Ok(own)) if own == *ski
         ),
     }
 }

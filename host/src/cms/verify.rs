@@ -1,4 +1,5 @@
-//! Verifying a CMS signature, check by check.
+//! Verifying a CMS signature, check by check: the message itself, then
+//! the signer's certificate path (RFC 5280, through [`crate::pki`]).
 
 use std::time::{Duration, SystemTime};
 
@@ -10,29 +11,25 @@ use p256::ecdsa::Signature;
 use serde::Serialize;
 use x509_cert::time::Time;
 
-use super::chain::{self, Cert};
 use super::structure::{Parts, structure};
 use super::{ID_AA_SIGNING_CERTIFICATE_V2, ess, sha256, verify_ecdsa_p256_sha256};
 use crate::error::{Error, Result};
+use crate::pki::{self, Crl, Purpose, TrustAnchors, ValidationOptions, rfc3339};
 use der::oid::db::rfc5911;
 
-/// How far a signing time may lie in the future (clock skew).
+pub use crate::pki::Check;
+
+/// How far a signing time may lie after the validation time (clock skew).
 const SKEW: Duration = Duration::from_secs(300);
 
-/// One check of a verification.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Check {
-    /// Which check (one of the constants of [`Check`]).
-    pub name: &'static str,
-    /// Whether it passed.
-    pub ok: bool,
-    /// What was found, or why it failed.
-    pub detail: String,
-}
+/// id-aa-signingCertificate (ESS v1, SHA-1; RFC 2634).
+const ID_AA_SIGNING_CERTIFICATE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
 
 impl Check {
     /// Parses as one `SignedData` with one signer, SHA-256, ECDSA with
-    /// SHA-256, signed attributes, the signer's P-256 certificate inside.
+    /// SHA-256, signed attributes, and exactly one certificate in the
+    /// message that the signer identifier names (a P-256 key).
     pub const STRUCTURE: &'static str = "structure";
     /// The message-digest attribute is the SHA-256 of the content.
     pub const CONTENT_DIGEST: &'static str = "content digest";
@@ -41,17 +38,44 @@ impl Check {
     pub const SIGNATURE: &'static str = "signature";
     /// The content-type attribute matches the content.
     pub const CONTENT_TYPE: &'static str = "content-type";
-    /// The signing-time attribute is well formed and not in the future.
+    /// The signing-time attribute (the signer's claim, never used for
+    /// validity) is well formed and not after the validation time.
     pub const SIGNING_TIME: &'static str = "signing-time";
-    /// The signing-certificate-v2 hash matches the signer's certificate
-    /// ("absent" passes).
+    /// The signing-certificate-v2 hash (the CAdES-BES binding) matches the
+    /// signer's certificate; absent passes unless CAdES-BES is required.
     pub const SIGNING_CERTIFICATE: &'static str = "signing-certificate-v2";
-    /// The signer's certificate chains to a trust anchor.
-    pub const CHAIN: &'static str = "chain";
-    /// Every certificate of the chain was valid at the signing time.
-    pub const VALIDITY: &'static str = "validity at signing time";
-    /// The signer's certificate allows nonRepudiation.
-    pub const KEY_USAGE: &'static str = "key usage";
+}
+
+/// How a signature is verified.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// The validation time: every certificate of the path must be valid
+    /// then. A CAdES-BES signature carries no trusted time, so this is now
+    /// unless the user asks about another time; the signing-time attribute
+    /// is reported, never used.
+    pub at: SystemTime,
+    /// Require the signing-certificate-v2 attribute (CAdES-BES).
+    pub cades: bool,
+    /// CRLs to check every certificate of the path against.
+    pub crls: Vec<Crl>,
+    /// Every certificate of the path needs a CRL from its issuer.
+    pub require_crl: bool,
+    /// More certificates (DER) to build the path with, besides those in
+    /// the message.
+    pub extra_certificates: Vec<Vec<u8>>,
+}
+
+impl VerifyOptions {
+    /// Validation at `at`, CAdES-BES not required, no CRL.
+    pub fn at(at: SystemTime) -> Self {
+        Self {
+            at,
+            cades: false,
+            crls: Vec::new(),
+            require_crl: false,
+            extra_certificates: Vec::new(),
+        }
+    }
 }
 
 /// Result of a verification: what was checked and what failed.
@@ -61,13 +85,25 @@ pub struct Verification {
     pub valid: bool,
     /// The signer's certificate subject (RFC 4514), once found.
     pub signer: Option<String>,
-    /// The signing-time attribute (RFC 3339), if any.
+    /// The signing-time attribute (RFC 3339): the signer's claim, reported
+    /// and never used for validity.
     pub signing_time: Option<String>,
+    /// The time the certificate path was validated at (RFC 3339).
+    pub validation_time: String,
+    /// Whether the signature is CAdES-BES: a signing-certificate-v2
+    /// attribute binds it to the signer's certificate.
+    pub cades_bes: bool,
+    /// The certificate path, end entity first (subjects).
+    pub path: Vec<String>,
     /// The checks, in order: structure, content digest, signature,
-    /// content-type, signing-time, signing-certificate-v2, chain, validity
-    /// at signing time, key usage. When the structure fails nothing else
-    /// is checked.
+    /// content-type, signing-time, signing-certificate-v2, then the path
+    /// checks of [`crate::pki`]. When the structure fails nothing else is
+    /// checked.
     pub checks: Vec<Check>,
+    #[serde(skip)]
+    signer_der: Option<Vec<u8>>,
+    #[serde(skip)]
+    content: Option<Vec<u8>>,
 }
 
 impl Verification {
@@ -81,31 +117,57 @@ impl Verification {
         self.checks.iter().find(|c| c.name == name)
     }
 
+    /// The validated signer's certificate, DER exactly as it is in the
+    /// message — only when the signature is valid. This is the certificate
+    /// every check used; consumers take it and nothing else.
+    pub fn signer_certificate(&self) -> Option<&[u8]> {
+        self.signer_der.as_deref().filter(|_| self.valid)
+    }
+
+    /// The embedded content that was verified — only when the signature is
+    /// valid and the content is embedded.
+    pub fn content(&self) -> Option<&[u8]> {
+        self.content.as_deref().filter(|_| self.valid)
+    }
+
     fn push(&mut self, name: &'static str, result: std::result::Result<String, String>) {
-        let (ok, detail) = match result {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        self.checks.push(Check { name, ok, detail });
+        self.checks.push(Check::new(name, result));
         self.valid = self.checks.iter().all(|c| c.ok);
     }
 }
 
 /// Verifies DER (or PEM) CMS `signed` over content with SHA-256 `digest`
 /// (detached) — or over the embedded content when `digest` is `None` —
-/// against trust anchors (DER certificates), at `now` when the signature
-/// has no signing time. ECDSA signatures may be DER (standard) or raw
-/// `r || s`. Signatures `openssl cms -sign -md sha256` makes verify too;
-/// without a signing-certificate-v2 attribute that check reports "absent".
+/// against trust anchors (DER CA certificates), validating the signer's
+/// certificate path at `at`. See [`verify_with`].
 ///
-/// `Err` ([`Error::Verification`]) when `signed` is not a CMS `SignedData`
-/// at all (garbage, truncated), [`Error::Certificate`] for a broken trust
-/// anchor; otherwise each check is in the [`Verification`].
+/// [`Error::Usage`] when a trust anchor is not a CA certificate.
 pub fn verify(
     signed: &[u8],
     digest: Option<&[u8; 32]>,
     anchors: &[Vec<u8>],
-    now: SystemTime,
+    at: SystemTime,
+) -> Result<Verification> {
+    let anchors = TrustAnchors::from_der(anchors, "trust anchor")?;
+    verify_with(signed, digest, &anchors, &VerifyOptions::at(at))
+}
+
+/// Verifies DER (or PEM) CMS `signed` over content with SHA-256 `digest`
+/// (detached) — or over the embedded content when `digest` is `None`. ECDSA
+/// signatures may be DER (standard) or raw `r || s`. Signatures `openssl
+/// cms -sign -md sha256` makes verify too; without a signing-certificate-v2
+/// attribute the signature is reported as not CAdES-BES (a failure with
+/// [`VerifyOptions::cades`]). The signer's certificate is validated for
+/// document signing ([`Purpose::Sign`]) at [`VerifyOptions::at`].
+///
+/// `Err` ([`Error::Verification`]) when `signed` is not a CMS `SignedData`
+/// at all (garbage, truncated); otherwise each check is in the
+/// [`Verification`].
+pub fn verify_with(
+    signed: &[u8],
+    digest: Option<&[u8; 32]>,
+    anchors: &TrustAnchors,
+    opts: &VerifyOptions,
 ) -> Result<Verification> {
     let der = super::cms_der(signed)?;
     let not_cms = |e: der::Error| Error::Verification(format!("not a CMS signature: {e}"));
@@ -117,17 +179,17 @@ pub fn verify(
         )));
     }
     let signed_data: SignedData = content_info.content.decode_as().map_err(not_cms)?;
-    let anchors = anchors
-        .iter()
-        .map(|a| Cert::from_der(a))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Certificate(format!("a trust anchor is not a certificate: {e}")))?;
 
     let mut v = Verification {
         valid: false,
         signer: None,
         signing_time: None,
+        validation_time: rfc3339(opts.at),
+        cades_bes: false,
+        path: Vec::new(),
         checks: Vec::new(),
+        signer_der: None,
+        content: None,
     };
     let parts = match structure(&der, &signed_data, digest) {
         Ok((parts, detail)) => {
@@ -146,24 +208,34 @@ pub fn verify(
         Check::CONTENT_TYPE,
         content_type(&parts, signed_data.encap_content_info.econtent_type),
     );
-    let (time, result) = signing_time(&parts, now);
-    v.signing_time = time.map(chain::rfc3339);
+    let (time, result) = signing_time(&parts, opts.at);
+    v.signing_time = time.map(rfc3339);
     v.push(Check::SIGNING_TIME, result);
-    v.push(Check::SIGNING_CERTIFICATE, signing_certificate(&parts));
-    let path = chain::build_path(&parts.signer, &parts.pool, &anchors);
-    v.push(
-        Check::CHAIN,
-        match &path {
-            Ok(p) => Ok(p.iter().map(Cert::subject).collect::<Vec<_>>().join(" <- ")),
-            Err(why) => Err(why.clone()),
-        },
-    );
-    let path = path.unwrap_or_else(|_| vec![parts.signer.clone()]);
-    v.push(
-        Check::VALIDITY,
-        chain::check_validity(&path, time.unwrap_or(now)),
-    );
-    v.push(Check::KEY_USAGE, chain::check_key_usage(&parts.signer));
+    let (cades_bes, result) = signing_certificate(&parts, opts.cades);
+    v.cades_bes = cades_bes;
+    v.push(Check::SIGNING_CERTIFICATE, result);
+    let mut pool = parts.pool.clone();
+    pool.extend(opts.extra_certificates.iter().cloned());
+    let path_opts = ValidationOptions {
+        at: opts.at,
+        purpose: Purpose::Sign,
+        crls: opts.crls.clone(),
+        require_crl: opts.require_crl,
+    };
+    let path = pki::validate(parts.signer.der(), &pool, anchors, &path_opts)?;
+    v.path = path.path.clone();
+    for check in path.checks {
+        v.push(
+            check.name,
+            if check.ok {
+                Ok(check.detail)
+            } else {
+                Err(check.detail)
+            },
+        );
+    }
+    v.signer_der = Some(parts.signer.der().to_vec());
+    v.content = parts.embedded;
     Ok(v)
 }
 
@@ -260,31 +332,62 @@ fn content_type(
 
 fn signing_time(
     parts: &Parts<'_>,
-    now: SystemTime,
+    at: SystemTime,
 ) -> (Option<SystemTime>, std::result::Result<String, String>) {
     let value = match single(parts, rfc5911::ID_SIGNING_TIME) {
         Ok(Some(v)) => v,
-        Ok(None) => {
-            let why = "absent; validity is checked at the time of verification".to_owned();
-            return (None, Ok(why));
-        }
+        Ok(None) => return (None, Ok("absent (the signer claims no time)".to_owned())),
         Err(e) => return (None, Err(e)),
     };
     let time = match value.decode_as::<Time>() {
         Ok(t) => t,
         Err(e) => return (None, Err(format!("malformed signing-time: {e}"))),
     };
-    let at = time.to_system_time();
-    if at > now + SKEW {
-        let why = format!("{time} is in the future (now {})", chain::rfc3339(now));
-        return (Some(at), Err(why));
+    let claimed = time.to_system_time();
+    if claimed > at + SKEW {
+        let why = format!(
+            "{time} is after the validation time {}: the signature claims to be made later",
+            rfc3339(at)
+        );
+        return (Some(claimed), Err(why));
     }
-    (Some(at), Ok(format!("{time} (the signer's clock)")))
+    (
+        Some(claimed),
+        Ok(format!(
+            "{time}, the signer's claim: reported, not used for validity (no trusted time)"
+        )),
+    )
 }
 
-fn signing_certificate(parts: &Parts<'_>) -> std::result::Result<String, String> {
-    match single(parts, ID_AA_SIGNING_CERTIFICATE_V2)? {
-        None => Ok("absent".into()),
-        Some(value) => ess::check(value, &parts.signer.der, &parts.signer.cert),
+/// The signing-certificate-v2 check: whether the signature is CAdES-BES,
+/// and the check's result (absence fails only when `required`).
+fn signing_certificate(
+    parts: &Parts<'_>,
+    required: bool,
+) -> (bool, std::result::Result<String, String>) {
+    match single(parts, ID_AA_SIGNING_CERTIFICATE_V2) {
+        Err(e) => (false, Err(e)),
+        Ok(Some(value)) => {
+            let result = ess::check(value, parts.signer.der(), parts.signer.parsed())
+                .map(|d| format!("{d}: CAdES-BES"));
+            (result.is_ok(), result)
+        }
+        Ok(None) => {
+            let v1 = parts
+                .attrs
+                .iter()
+                .any(|a| a.oid == ID_AA_SIGNING_CERTIFICATE);
+            let mut why = "absent: the signature is not CAdES-BES (nothing binds it to the \
+                           signer's certificate)"
+                .to_owned();
+            if v1 {
+                why.push_str("; it has the SHA-1 signing-certificate (v1), which is not checked");
+            }
+            if required {
+                (false, Err(format!("{why}, and --cades requires it")))
+            } else {
+                (false, Ok(why))
+            }
+        }
     }
 }

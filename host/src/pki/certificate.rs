@@ -161,6 +161,28 @@ impl Cert {
         hex::encode_upper(self.parsed.tbs_certificate().serial_number().as_bytes())
     }
 
+    /// The public key: the subjectPublicKey bits (for EC keys the SEC1
+    /// point).
+    pub fn public_key(&self) -> &[u8] {
+        self.parsed
+            .tbs_certificate()
+            .subject_public_key_info()
+            .subject_public_key
+            .raw_bytes()
+    }
+
+    /// Whether the key is an EC key on P-256.
+    pub fn is_p256(&self) -> bool {
+        let spki = self.parsed.tbs_certificate().subject_public_key_info();
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+        spki.algorithm.oid == der::oid::db::rfc5912::ID_EC_PUBLIC_KEY
+            && curve == Some(der::oid::db::rfc5912::SECP_256_R_1)
+    }
+
     /// The serial number's content octets (as a CRL lists them).
     pub fn serial_bytes(&self) -> &[u8] {
         self.parsed.tbs_certificate().serial_number().as_bytes()

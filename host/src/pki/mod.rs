@@ -59,6 +59,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 pub use anchors::TrustAnchors;
+pub(crate) use certificate::elements as elements_of;
 pub use certificate::{Cert, oid_text};
 pub use crl::Crl;
 pub use path::{ValidationOptions, validate};

@@ -242,12 +242,22 @@ fn build(
     if anchors.is_empty() {
         return (path, Err("no trust anchor was given".into()));
     }
+    // The first link whose signature does not verify, if any.
+    let mut broken: Option<String> = None;
+    let end = |path: &[Cert], broken: Option<String>| match broken {
+        None => Ok(()),
+        Some(link) => Err(format!(
+            "the path by issuer names ends at {}, but {link}",
+            path.last().map(Cert::subject).unwrap_or_default()
+        )),
+    };
     while path.len() < MAX_PATH {
         let Some(current) = path.last().cloned() else {
             break;
         };
         if anchors.contains(&current) {
-            return (path, Ok(()));
+            let result = end(&path, broken);
+            return (path, result);
         }
         let named = |c: &&Cert| c.subject_der() == current.issuer_der() && !path.contains(c);
         let from_anchors: Vec<&Cert> = anchors.iter().filter(named).collect();
@@ -262,9 +272,19 @@ fn build(
             .or_else(|| from_pool.first().map(|c| (*c, false)));
         match choice {
             Some((issuer, is_anchor)) => {
+                if broken.is_none()
+                    && let Err(e) = current.verify_issued_by(issuer)
+                {
+                    broken = Some(format!(
+                        "the key of {} did not sign {}: {e}",
+                        issuer.subject(),
+                        current.subject()
+                    ));
+                }
                 path.push(issuer.clone());
                 if is_anchor {
-                    return (path, Ok(()));
+                    let result = end(&path, broken);
+                    return (path, result);
                 }
             }
             None if current.self_issued() => {

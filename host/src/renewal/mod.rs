@@ -61,7 +61,6 @@ mod window;
 #[cfg(test)]
 mod tests;
 
-pub use crate::cms::content_and_signer;
 pub use body::{ApplicationBody, BODY_VERSION, Contact, CurrentCertificate, voen_in_certificate};
 pub use profiles::{
     Move, ProfileSet, check_move, label, profile_from_name, service_from_name, service_label,

@@ -1,12 +1,13 @@
 //! A signed application as the certification centre receives it: the CMS
-//! signature verified with [`crate::cms::verify`], then the embedded body
-//! and the signer's certificate taken out of the message and reviewed.
+//! signature verified with [`crate::cms::verify`] (the signer's certificate
+//! path valid at the review time), then the embedded body and the signer's
+//! certificate that the verification validated — nothing else from the
+//! message — reviewed.
 
 use super::body::ApplicationBody;
 use super::review::{Review, review_body};
 use super::rules::{Refusal, Rule};
 use super::time::{self, format};
-use crate::cms::content_and_signer;
 use crate::error::Result;
 
 /// Reviews a signed application (DER or PEM CMS with the body embedded)
@@ -37,13 +38,22 @@ pub fn review_signed(signed: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<Rev
     };
     review.signer = verification.signer.clone();
     if let Some(c) = verification.checks.iter().find(|c| !c.ok) {
-        review.fail(
-            "signature",
-            refuse(format!(
-                "the signature is not valid: {}: {}",
-                c.name, c.detail
-            )),
-        );
+        let reason = format!("the signature is not valid: {}: {}", c.name, c.detail);
+        // The signer's certificate is checked at the review: once it has
+        // expired, online renewal is closed (a CAdES-BES signature carries
+        // no trusted time that could show it was made earlier).
+        let refusal = if c.name == crate::cms::Check::VALIDITY && c.detail.contains("expired") {
+            Refusal::new(
+                Rule::CertificateActive,
+                format!(
+                    "{reason}; an expired certificate cannot be renewed online, renewal needs \
+                     a visit in person to a certification centre"
+                ),
+            )
+        } else {
+            refuse(reason)
+        };
+        review.fail("signature", refusal);
         return Ok(review);
     }
     let signing_time = match verification.signing_time.as_deref().map(time::parse) {
@@ -71,15 +81,18 @@ pub fn review_signed(signed: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<Rev
         ),
         Some(Rule::SignedWithCurrentKey),
     );
-    let (content, signer) = match content_and_signer(&message) {
-        Ok(parts) => parts,
-        Err(e) => {
-            review.fail("body", refuse(e));
-            return Ok(review);
-        }
+    let (Some(content), Some(signer)) = (verification.content(), verification.signer_certificate())
+    else {
+        review.fail(
+            "body",
+            refuse(
+                "the application is detached: its body must be embedded in the signature".into(),
+            ),
+        );
+        return Ok(review);
     };
-    match ApplicationBody::parse(&content) {
-        Ok(body) => review_body(&mut review, body, &signer, signing_time, now),
+    match ApplicationBody::parse(content) {
+        Ok(body) => review_body(&mut review, body, signer, signing_time, now),
         Err(e) => review.fail("body", refuse(e)),
     }
     Ok(review)

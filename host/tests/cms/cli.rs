@@ -46,7 +46,9 @@ fn cli_signs_a_file_that_openssl_and_asan_verify() {
     let out = asan(&["verify", p(&doc), p(&sig), "--ca", p(&root)], &[]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
-    assert_eq!(stdout.matches("  OK  ").count(), 9, "{stdout}");
+    assert_eq!(stdout.matches("  OK  ").count(), 18, "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    assert!(stdout.contains("form:            CAdES-BES"), "{stdout}");
     assert!(stdout.contains("the signature is valid"), "{stdout}");
 
     let out = asan(
@@ -56,7 +58,9 @@ fn cli_signs_a_file_that_openssl_and_asan_verify() {
     assert!(out.status.success(), "{:?}", text(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["valid"], true);
-    assert_eq!(json["checks"].as_array().unwrap().len(), 9);
+    assert_eq!(json["checks"].as_array().unwrap().len(), 18);
+    assert_eq!(json["cades_bes"], true);
+    assert_eq!(json["path"].as_array().unwrap().len(), 2);
 
     std::fs::write(&doc, b"Icare muqavilesi, changed.\n").unwrap();
     let out = asan(&["verify", p(&doc), p(&sig), "--ca", p(&root)], &[]);
@@ -123,6 +127,15 @@ fn cli_attached_signature_with_a_chain_file() {
     let out = asan(&["verify", p(&sig), "--ca", p(&root)], &[]);
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(text(&out).0.contains("embedded content, 2 certificate(s)"));
+    // The root in the message is not trusted because it is there: another
+    // trust anchor refuses the signature.
+    let other = dir.path().join("other-ca");
+    assert!(asan(&["ca", "init", p(&other)], &[]).status.success());
+    let out = asan(
+        &["verify", p(&sig), "--ca", p(&other.join("root.pem"))],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
     let out = asan(
         &["verify", p(&doc), p(&sig), "--ca", p(&root), "--json"],
         &[],

@@ -9,8 +9,10 @@ use std::str::FromStr;
 
 use asan_applet::CertificateProfile;
 use asan_host::cms::{
-    BLOCK_SIZE, Check, digest_reader, sign_detached, verify, verify_ecdsa_p256_sha256,
+    BLOCK_SIZE, Check, VerifyOptions, digest_reader, sign_detached, verify,
+    verify_ecdsa_p256_sha256, verify_with,
 };
+use asan_host::pki::TrustAnchors;
 use asan_host::x509::{EndEntity, subject_name};
 use der::Encode;
 use der::pem::LineEnding;
@@ -88,8 +90,23 @@ fn openssl_signatures_verify_with_ours() {
         let ess = &v.check(Check::SIGNING_CERTIFICATE).unwrap().detail;
         if name.contains("CAdES") {
             assert!(ess.contains("matches"), "{name}: {ess}");
+            assert!(v.cades_bes, "{name}");
         } else {
-            assert_eq!(ess, "absent", "{name}");
+            assert!(
+                ess.starts_with("absent: the signature is not CAdES-BES"),
+                "{name}: {ess}"
+            );
+            assert!(!v.cades_bes, "{name}");
+            // Requiring CAdES-BES makes the absence a failure.
+            let mut opts = VerifyOptions::at(now);
+            opts.cades = true;
+            let anchors = TrustAnchors::from_der(&anchors, "root").unwrap();
+            let strict = verify_with(&signed, content, &anchors, &opts).unwrap();
+            assert!(!strict.valid, "{name}");
+            assert_eq!(
+                strict.first_failure().unwrap().name,
+                Check::SIGNING_CERTIFICATE
+            );
         }
         println!(
             "openssl cms -sign {}: valid; signing-certificate-v2: {ess}",

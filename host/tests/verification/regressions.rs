@@ -44,7 +44,13 @@ fn a_back_dated_signing_time_does_not_revive_an_expired_certificate() {
     let claimed = now - 3 * YEAR;
     let signed = sign(&leaf, vec![], claimed);
 
-    let v = verify(&signed, Some(&digest()), &[root.der.clone()], now).unwrap();
+    let v = verify(
+        &signed,
+        Some(&digest()),
+        std::slice::from_ref(&root.der),
+        now,
+    )
+    .unwrap();
     assert!(!v.valid, "{:#?}", v.checks);
     let failed = v.first_failure().unwrap();
     assert_eq!(failed.name, Check::VALIDITY, "{:#?}", v.checks);
@@ -55,7 +61,13 @@ fn a_back_dated_signing_time_does_not_revive_an_expired_certificate() {
     );
 
     // Asked about the time it claims (`--at`), the chain was valid then.
-    let v = verify(&signed, Some(&digest()), &[root.der.clone()], claimed).unwrap();
+    let v = verify(
+        &signed,
+        Some(&digest()),
+        std::slice::from_ref(&root.der),
+        claimed,
+    )
+    .unwrap();
     assert!(v.valid, "{:#?}", v.checks);
 }
 
@@ -67,7 +79,7 @@ fn verdict(root: &Issued, intermediate: &Issued, leaf_spec: &Spec) -> (bool, Str
     let v = verify(
         &signed,
         Some(&digest()),
-        &[root.der.clone()],
+        std::slice::from_ref(&root.der),
         SystemTime::now(),
     )
     .unwrap();
@@ -147,7 +159,7 @@ fn a_leaf_is_not_a_trust_anchor() {
     match verify(
         &signed,
         Some(&digest()),
-        &[leaf.der.clone()],
+        std::slice::from_ref(&leaf.der),
         SystemTime::now(),
     ) {
         Err(Error::Usage(m)) => assert!(m.contains("not a CA"), "{m}"),
@@ -189,7 +201,7 @@ fn two_certificates_matching_the_signer_identifier_are_refused() {
         let v = verify(
             &signed,
             Some(&digest()),
-            &[root.der.clone()],
+            std::slice::from_ref(&root.der),
             SystemTime::now(),
         )
         .unwrap();
@@ -240,7 +252,7 @@ fn an_unsorted_multi_valued_rdn_is_verified_as_received() {
     let v = verify(
         &signed,
         Some(&digest()),
-        &[root.der.clone()],
+        std::slice::from_ref(&root.der),
         SystemTime::now(),
     )
     .unwrap();

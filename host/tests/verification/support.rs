@@ -85,10 +85,6 @@ impl Issued {
             .subject()
             .clone()
     }
-
-    pub fn pem(&self) -> String {
-        asan_host::cert::to_pem(&self.der)
-    }
 }
 
 pub fn new_key() -> SigningKey {
