@@ -80,8 +80,8 @@ pub enum Error {
     VirtualCard(String),
     /// Bad input from the user (not a card problem).
     Usage(String),
-    /// A document signature is not valid, or not a signature at all; says
-    /// what failed.
+    /// A signature, an authentication answer or a certificate is not valid,
+    /// or not what it claims to be; says what and what failed.
     Verification(String),
     /// Another program sharing the reader kept disturbing an operation
     /// (see [`crate::card::Interference`]); it was given up.
@@ -161,7 +161,7 @@ impl fmt::Display for Error {
             Self::Io { path, source } => write!(f, "{path}: {source}"),
             Self::VirtualCard(what) | Self::Refused(what) => f.write_str(what),
             Self::Usage(what) => f.write_str(what),
-            Self::Verification(what) => write!(f, "the signature is not valid: {what}"),
+            Self::Verification(what) => f.write_str(what),
             Self::Interference(what) => write!(
                 f,
                 "another program using the card kept disturbing the operation: {what}"

@@ -53,6 +53,44 @@ const IDS: &[&str] = &[
     "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R2-cms",
 ];
 
+/// For every case asan must refuse (exit 1): the first check it fails
+/// (`--json`), so that each refusal is for the reason the case is about.
+const FIRST_FAILURE: &[(&str, &str)] = &[
+    ("P4", "validity"),
+    ("P5", "validity"),
+    ("P6", "validity"),
+    ("P7", "issuer key usage"),
+    ("P8a", "basic constraints"),
+    ("P8b", "basic constraints"),
+    ("P9a", "path length"),
+    ("P9b", "path length"),
+    ("P10", "critical extensions"),
+    ("P11", "extended key usage"),
+    ("P23", "extended key usage"),
+    ("P12", "end entity"),
+    ("P14", "chain"),
+    ("P22", "chain"),
+    ("P18", "key usage"),
+    ("P19", "validity"),
+    ("P21", "chain"),
+    ("C2b", "signing-certificate-v2"),
+    ("C4", "validity"),
+    ("C5", "content digest"),
+    ("C6", "extended key usage"),
+    ("C7", "end entity"),
+    ("C8", "issuer key usage"),
+    ("C9", "critical extensions"),
+    ("C10a", "structure"),
+    ("C10b", "structure"),
+    ("R2", "revocation"),
+    ("R3", "revocation"),
+    ("R4", "revocation"),
+    ("R5", "revocation"),
+    ("R6", "revocation"),
+    ("R7", "revocation"),
+    ("R2-cms", "revocation"),
+];
+
 struct Corpus {
     dir: tempfile::TempDir,
     cases: Vec<Case>,
@@ -185,6 +223,32 @@ fn disagreement(case: &Case) -> Option<String> {
             valid(theirs)
         )),
         _ => {}
+    }
+    if case.asan_exit == 1 {
+        match FIRST_FAILURE.iter().find(|(i, _)| *i == id(case)) {
+            None => problems.push("no expected first failure is recorded for it".into()),
+            Some((_, expected)) => {
+                let mut args = case.asan.clone();
+                args.push("--json".into());
+                let json = asan(&args);
+                let first = serde_json::from_str::<serde_json::Value>(&json.stdout)
+                    .ok()
+                    .and_then(|v| {
+                        v["checks"]
+                            .as_array()?
+                            .iter()
+                            .find(|c| c["ok"] == false)
+                            .and_then(|c| c["name"].as_str().map(str::to_owned))
+                    });
+                if first.as_deref() != Some(*expected) {
+                    problems.push(format!(
+                        "expected the first failed check to be {expected:?}, it is {first:?} \
+                         (--json: {})",
+                        json.stdout
+                    ));
+                }
+            }
+        }
     }
     let said = ours.output().to_lowercase();
     let words = case.asan_says;

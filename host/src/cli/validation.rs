@@ -148,7 +148,10 @@ pub fn print_checks(io: &mut Io<'_>, checks: &[Check]) -> Result<()> {
 /// The error for an invalid verdict: the first failed check.
 pub fn invalid(first: Option<&Check>, what: &str) -> Error {
     match first {
-        Some(c) => Error::Verification(format!("{} failed: {}", c.name, c.detail)),
+        Some(c) => Error::Verification(format!(
+            "{what} is not valid: {} failed: {}",
+            c.name, c.detail
+        )),
         None => Error::Verification(format!("{what} is not valid")),
     }
 }

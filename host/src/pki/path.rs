@@ -276,9 +276,9 @@ fn build(
                     && let Err(e) = current.verify_issued_by(issuer)
                 {
                     broken = Some(format!(
-                        "the key of {} did not sign {}: {e}",
-                        issuer.subject(),
-                        current.subject()
+                        "the signature on {} by {} does not verify: {e}",
+                        current.subject(),
+                        issuer.subject()
                     ));
                 }
                 path.push(issuer.clone());
