@@ -81,6 +81,19 @@ impl DevCa {
             .ok_or_else(|| Error::Usage("the CRL's nextUpdate is out of range".into()))?;
         let (next_update, next_text) = crl_time(next)?;
 
+        if let Some(path) = path {
+            let parent = path.parent().filter(|d| !d.as_os_str().is_empty());
+            if parent.is_some_and(|d| !d.is_dir()) {
+                return Err(Error::Io {
+                    path: path.display().to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "its directory does not exist",
+                    ),
+                });
+            }
+        }
+
         let _lock = DirLock::acquire(&self.dir)?;
         let mut register = RevocationRegister::read(&self.dir)?;
         let number = register

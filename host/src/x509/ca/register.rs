@@ -341,8 +341,10 @@ mod tests {
             "{\"format\": 1, \"last_crl"
         );
 
-        let mut r = RevocationRegister::default();
-        r.last_crl_number = 3;
+        let r = RevocationRegister {
+            last_crl_number: 3,
+            ..RevocationRegister::default()
+        };
         r.write(dir.path()).unwrap();
         assert_eq!(RevocationRegister::read(dir.path()).unwrap(), r);
     }
