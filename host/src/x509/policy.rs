@@ -299,7 +299,8 @@ mod tests {
         let oid = oid_to_der(CITIZEN_POLICY).unwrap();
         let seq = |content: &[u8]| Any::new(Tag::Sequence, content).unwrap().to_der().unwrap();
         // An empty SEQUENCE OF, a policy that is not an OID, padding in an arc,
-        // an unterminated last arc, trailing bytes, and a qualifier that is not a SEQUENCE.
+        // an unterminated last arc, trailing bytes, a qualifier that is not a
+        // SEQUENCE, and something after the qualifiers.
         let mut padded = oid.clone();
         padded.insert(3, 0x80);
         padded[1] += 1;
@@ -309,6 +310,9 @@ mod tests {
         trailing.push(0);
         let mut with_int = oid.clone();
         with_int.extend([0x02, 0x01, 0x00]);
+        let mut after_qualifiers = oid.clone();
+        after_qualifiers.extend(seq(&[]));
+        after_qualifiers.extend([0x05, 0x00]);
         for bad in [
             seq(&[]),
             seq(&seq(&[0x02, 0x01, 0x01])),
@@ -316,6 +320,7 @@ mod tests {
             seq(&seq(&unterminated)),
             trailing,
             seq(&seq(&with_int)),
+            seq(&seq(&after_qualifiers)),
         ] {
             assert!(policy_identifiers(&bad).is_err(), "{}", hex::encode(&bad));
         }
