@@ -141,6 +141,11 @@ pub enum CaCommand {
     Init {
         /// The CA directory (must not hold a CA yet).
         dir: PathBuf,
+        /// The CRL distribution point written into every certificate the CA
+        /// issues (http://, https:// or file://); default: the file:// URL
+        /// of DIR/root.crl.
+        #[arg(long, value_name = "URL")]
+        crl_url: Option<String>,
     },
     /// Issue an end-entity certificate for a PKCS#10 request.
     Issue {
@@ -157,6 +162,30 @@ pub enum CaCommand {
         /// Write the certificate (PEM) to FILE instead of standard output.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Revoke a certificate this CA issued (recorded in DIR/revocations.json;
+    /// the next CRL lists it).
+    Revoke {
+        /// The CA directory.
+        dir: PathBuf,
+        /// The certificate (PEM or DER).
+        cert: PathBuf,
+        /// Why (RFC 5280 reason code; the camelCase spellings work too).
+        #[arg(long, value_enum, default_value = "unspecified")]
+        reason: ca::Reason,
+    },
+    /// Sign a CRL listing every revoked certificate (DER; PEM when FILE
+    /// ends in .pem).
+    Crl {
+        /// The CA directory.
+        dir: PathBuf,
+        /// Where to write it (default DIR/root.crl).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Days until nextUpdate (1 to 366).
+        #[arg(long, value_name = "N", default_value_t = crate::x509::DEFAULT_CRL_DAYS,
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::x509::MAX_CRL_DAYS)))]
+        days: u32,
     },
     /// The certification centre's review of a renewal application: the
     /// signature, the signer and the procedure's rules; the decision.

@@ -13,7 +13,11 @@
 //! * [`build_csr`] and [`verify_csr`]: PKCS#10 requests that `openssl req
 //!   -verify` accepts.
 //! * [`DevCa`]: a P-256 root in a directory that issues end-entity
-//!   certificates (3 years, key usage per key) for verified requests.
+//!   certificates (3 years, key usage per key, CRL distribution point,
+//!   the profile's certificate policy) for verified requests, revokes them
+//!   ([`DevCa::revoke`]) and signs CRLs ([`DevCa::crl`]).
+//! * [`policy_oid`] and [`certificate_profile`]: the certificate policy of
+//!   each profile, and reading it back from a certificate.
 //!
 //! ```
 //! use asan_applet::{CertificateProfile, KeyUsage};
@@ -41,11 +45,20 @@
 
 mod ca;
 mod csr;
+mod policy;
 mod signer;
 mod subject;
 
-pub use ca::{DevCa, EndEntity, ISSUED_DIR, LEAF_VALIDITY_DAYS, ROOT_CERT_FILE, ROOT_KEY_FILE};
+pub use ca::{
+    CA_CONFIG_FILE, CRL_FILE, CaConfig, DEFAULT_CRL_DAYS, DevCa, EndEntity, ISSUED_DIR, IssuedCrl,
+    LEAF_VALIDITY_DAYS, MAX_CRL_DAYS, REVOCATIONS_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE, Revocation,
+    RevocationReason, check_crl_url,
+};
 pub use csr::{build_csr, verify_csr};
+pub use policy::{
+    BUSINESS_POLICY, CITIZEN_POLICY, GOVERNMENTAL_POLICY, POLICY_ARC, certificate_profile,
+    oid_to_der, policy_oid,
+};
 pub use signer::{CardSigner, DigestSigner, ECDSA_WITH_SHA256, SoftwareSigner};
 pub use subject::{ORGANIZATION_IDENTIFIER, SubjectInfo, check_subject, subject_name};
 

@@ -16,6 +16,10 @@ use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use super::cert_error;
 use crate::error::{Error, Result};
 
+mod check;
+
+pub use check::check_subject;
+
 /// `organizationIdentifier` (X.520, 2.5.4.97): the tax id of a Business holder.
 pub const ORGANIZATION_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.97");
 
@@ -176,48 +180,6 @@ pub fn subject_name(profile: CertificateProfile, info: &SubjectInfo) -> Result<N
         )?);
     }
     name_from(attributes)
-}
-
-/// Checks that a subject (from a request) carries what `profile` needs:
-/// `C=AZ`, `CN` and `serialNumber`; `O` for Business and Governmental;
-/// `organizationIdentifier` for Business. Answers [`Error::Certificate`]
-/// naming what is missing.
-pub fn check_subject(profile: CertificateProfile, subject: &Name) -> Result<()> {
-    let has = |oid: ObjectIdentifier| subject.iter().any(|atv| atv.oid == oid);
-    let mut required = vec![
-        (COUNTRY_NAME, "C"),
-        (COMMON_NAME, "CN"),
-        (SERIAL_NUMBER, "serialNumber"),
-    ];
-    match profile {
-        CertificateProfile::Citizen => {}
-        CertificateProfile::Governmental => required.push((ORGANIZATION_NAME, "O")),
-        CertificateProfile::Business => {
-            required.push((ORGANIZATION_NAME, "O"));
-            required.push((ORGANIZATION_IDENTIFIER, "organizationIdentifier (VÖEN)"));
-        }
-    }
-    let missing: Vec<&str> = required
-        .iter()
-        .filter(|(oid, _)| !has(*oid))
-        .map(|(_, n)| *n)
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::Certificate(format!(
-            "the request's subject '{subject}' lacks {} required by the {} profile",
-            missing.join(", "),
-            profile_label(profile)
-        )));
-    }
-    let country = subject
-        .country()
-        .map_err(|e| cert_error("the request's country (C) is malformed", e))?;
-    match country {
-        Some(c) if c.as_str() == COUNTRY => Ok(()),
-        _ => Err(Error::Certificate(format!(
-            "the request's subject '{subject}' is not for country C={COUNTRY}"
-        ))),
-    }
 }
 
 #[cfg(test)]
