@@ -20,3 +20,5 @@ mod crl;
 mod issuing;
 #[path = "ca_revocation/revoke.rs"]
 mod revoke;
+#[path = "ca_revocation/verify.rs"]
+mod verify;

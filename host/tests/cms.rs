@@ -172,7 +172,12 @@ fn wrong_trust_anchor_fails_the_chain() {
         "{:#?}",
         v.checks
     );
-    assert!(v.first_failure().unwrap().detail.contains("does not verify"));
+    assert!(
+        v.first_failure()
+            .unwrap()
+            .detail
+            .contains("does not verify")
+    );
     let v = verify(&der, Some(&digest), &[], now).unwrap();
     assert_eq!(only_failure(&v), Check::CHAIN);
     assert!(

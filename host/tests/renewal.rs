@@ -246,6 +246,42 @@ fn a_request_signs_the_documented_body_and_the_centre_accepts_it() {
 }
 
 #[test]
+fn the_centre_refuses_an_application_signed_by_a_revoked_certificate() {
+    let card = Card::new("citizen");
+    let at = card.expiry - 10 * DAY;
+    let args = ["--profile", "citizen", "--phone", "+994501234567"];
+    card.request(at, "app.p7s", &args).ok();
+    assert_eq!(
+        card.review("app.p7s", at + DAY).json()["state"],
+        "processing"
+    );
+    let signer = card.file("signer.pem").display().to_string();
+    let read = [
+        "cert",
+        "read",
+        "--profile",
+        "citizen",
+        "--usage",
+        "sign",
+        "-o",
+        &signer,
+    ];
+    card.run(&read).ok();
+    asan(&[
+        "ca",
+        "revoke",
+        &card.ca,
+        &signer,
+        "--reason",
+        "key-compromise",
+    ])
+    .ok();
+    let out = card.review("app.p7s", at + DAY);
+    out.fails(1, &["renewal refused", "revoked", "key-compromise"]);
+    assert_eq!(out.json()["decision"], "refused");
+}
+
+#[test]
 fn not_the_head_waits_for_the_power_of_attorney() {
     let card = Card::new("business");
     let at = card.expiry - 10 * DAY;

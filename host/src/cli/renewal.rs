@@ -374,7 +374,8 @@ pub fn review(cli: &Cli, args: &ReviewArgs, io: &mut Io<'_>) -> Result<()> {
     let now = clock(args.now.as_deref())?.now();
     let root = cert::pem_or_der(&read(&args.dir.join(crate::x509::ROOT_CERT_FILE))?)?;
     let signed = read(&args.application)?;
-    let review = renewal::review_signed(&signed, &[root], now)?;
+    let revoked = crate::x509::registered_revocations(&args.dir)?;
+    let review = renewal::review_signed(&signed, &[root], &revoked, now)?;
     if cli.json {
         print_json(io.out, &review.to_json())?;
     } else {

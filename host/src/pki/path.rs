@@ -335,12 +335,31 @@ fn describe(e: &webpki::Error) -> String {
         }
         E::CertRevoked => "a certificate of the path is revoked".into(),
         E::UnknownRevocationStatus => "a certificate of the path has no CRL from its issuer".into(),
-        E::CrlExpired { .. } => "a CRL is past its nextUpdate".into(),
+        E::CrlExpired { time, next_update } => format!(
+            "a CRL expired at {} (its nextUpdate; validation time {})",
+            unix(next_update.as_secs()),
+            unix(time.as_secs())
+        ),
         E::InvalidSignatureForPublicKey => "a certificate's signature does not verify".into(),
         E::InvalidCrlSignatureForPublicKey => "a CRL's signature does not verify".into(),
         E::IssuerNotCrlSigner => "a CRL issuer's keyUsage lacks cRLSign".into(),
         E::UnsupportedCertVersion => "a certificate is not version 3".into(),
         E::NameConstraintViolation => "a name constraint is violated".into(),
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => format!(
+            "a certificate of the path is signed with an algorithm that is not supported \
+             (only {})",
+            algorithms::SUPPORTED_NAMES
+        ),
+        E::UnsupportedCrlSignatureAlgorithmContext(_)
+        | E::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_) => format!(
+            "a CRL is signed with an algorithm that is not supported (only {})",
+            algorithms::SUPPORTED_NAMES
+        ),
+        E::MaximumSignatureChecksExceeded | E::MaximumPathBuildCallsExceeded => {
+            "too many candidate paths (rustls-webpki's search budget is spent)".into()
+        }
+        E::MaximumPathDepthExceeded => "the path is longer than six intermediate CAs".into(),
         other => format!("{other:?}"),
     }
 }

@@ -9,11 +9,19 @@ use super::review::{Review, review_body};
 use super::rules::{Refusal, Rule};
 use super::time::{self, format};
 use crate::error::Result;
+use crate::x509::Revocation;
 
 /// Reviews a signed application (DER or PEM CMS with the body embedded)
-/// against the trust `anchors` (DER) at `now`: the signature, then
-/// [`review_body`]. `Err` only for a broken trust anchor.
-pub fn review_signed(signed: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<Review> {
+/// against the trust `anchors` (DER) at `now`: the signature (the signer's
+/// certificate path valid at `now`, and the certificate not among the CA's
+/// `revoked` certificates by then), then [`review_body`] with the validated
+/// certificate. `Err` only for a broken trust anchor or register entry.
+pub fn review_signed(
+    signed: &[u8],
+    anchors: &[Vec<u8>],
+    revoked: &[Revocation],
+    now: i64,
+) -> Result<Review> {
     let mut review = Review::default();
     let refuse = |why: String| Refusal::new(Rule::SignedWithCurrentKey, why);
     let message = if signed.starts_with(b"-----BEGIN") {
@@ -81,6 +89,12 @@ pub fn review_signed(signed: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<Rev
         ),
         Some(Rule::SignedWithCurrentKey),
     );
+    if let Some(signer) = verification.signer_certificate()
+        && let Some(why) = revocation(signer, revoked, now)?
+    {
+        review.fail("signature", refuse(why));
+        return Ok(review);
+    }
     let (Some(content), Some(signer)) = (verification.content(), verification.signer_certificate())
     else {
         review.fail(
@@ -96,4 +110,26 @@ pub fn review_signed(signed: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<Rev
         Err(e) => review.fail("body", refuse(e)),
     }
     Ok(review)
+}
+
+/// Why the validated `signer` certificate is revoked at `now`, by the CA's
+/// register; `None` when it is not.
+fn revocation(signer: &[u8], revoked: &[Revocation], now: i64) -> Result<Option<String>> {
+    let cert = crate::cert::parse(signer)?;
+    let serial = cert.tbs_certificate().serial_number().as_bytes();
+    for r in revoked {
+        if r.serial_bytes()? == serial {
+            let at = time::from_system_time(r.revoked_at_time()?.to_system_time());
+            if at <= now {
+                return Ok(Some(format!(
+                    "the signer's certificate (serial {}) was revoked at {}, reason {}: it is not \
+                     the Asan İmza in force",
+                    r.serial,
+                    r.revoked_at,
+                    r.reason.name()
+                )));
+            }
+        }
+    }
+    Ok(None)
 }

@@ -52,7 +52,7 @@ mod subject;
 pub use ca::{
     CA_CONFIG_FILE, CRL_FILE, CaConfig, DEFAULT_CRL_DAYS, DevCa, EndEntity, ISSUED_DIR, IssuedCrl,
     LEAF_VALIDITY_DAYS, MAX_CRL_DAYS, REVOCATIONS_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE, Revocation,
-    RevocationReason, check_crl_url,
+    RevocationReason, check_crl_url, registered_revocations,
 };
 pub use csr::{build_csr, verify_csr};
 pub use policy::{

@@ -37,6 +37,7 @@ pub use config::{CA_CONFIG_FILE, CaConfig, check_crl_url};
 pub use crl::{CRL_FILE, DEFAULT_CRL_DAYS, IssuedCrl, MAX_CRL_DAYS};
 pub use issue::{EndEntity, LEAF_VALIDITY_DAYS};
 pub use register::{REVOCATIONS_FILE, Revocation, RevocationReason};
+pub use revoke::registered_revocations;
 
 use super::cert_error;
 use super::subject::ca_name;

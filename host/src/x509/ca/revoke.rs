@@ -120,6 +120,13 @@ impl DevCa {
 
     /// Every revocation in the register, oldest first.
     pub fn revocations(&self) -> Result<Vec<Revocation>> {
-        Ok(RevocationRegister::read(&self.dir)?.revocations)
+        registered_revocations(&self.dir)
     }
+}
+
+/// Every revocation in the register of the CA directory `dir`, oldest
+/// first (none when there is no register yet); the root key is not needed.
+/// A corrupt register is an error, never read as "nothing revoked".
+pub fn registered_revocations(dir: &std::path::Path) -> Result<Vec<Revocation>> {
+    Ok(RevocationRegister::read(dir)?.revocations)
 }
