@@ -7,6 +7,8 @@
 mod cli;
 #[path = "cms/interop.rs"]
 mod interop;
+#[path = "common/pki.rs"]
+mod pki;
 #[path = "cms/support.rs"]
 mod support;
 

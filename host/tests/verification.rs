@@ -4,5 +4,5 @@
 
 #[path = "verification/regressions.rs"]
 mod regressions;
-#[path = "verification/support.rs"]
+#[path = "common/pki.rs"]
 mod support;

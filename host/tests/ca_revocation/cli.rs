@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use asan_applet::CertificateProfile;
 
-use crate::support::{arg, asan, csr_for, openssl, openssl_ok, snapshot};
+use crate::support::{arg, asan, csr_for, openssl, openssl_ok, openssl_self_signed, snapshot};
 
 /// `asan ca issue DIR REQ --profile citizen --usage sign -o OUT`.
 fn issue(dir: &Path, name: &str) -> PathBuf {
@@ -220,23 +220,7 @@ fn refusals_change_nothing() {
     let before = snapshot(&dir);
 
     let (key, foreign) = (tmp.path().join("f.key"), tmp.path().join("f.pem"));
-    openssl_ok(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        arg(&key),
-        "-subj",
-        "/C=AZ/CN=Foreign",
-        "-days",
-        "1",
-        "-out",
-        arg(&foreign),
-    ]);
+    openssl_self_signed(&key, &foreign, "/C=AZ/CN=Foreign", &[]);
     asan()
         .args(&["ca", "revoke", arg(&dir), arg(&foreign)])
         .run()

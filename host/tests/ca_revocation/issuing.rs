@@ -9,7 +9,7 @@ use asan_applet::{CertificateProfile, KeyUsage};
 use asan_host::Error;
 use asan_host::x509::{CaConfig, DevCa, certificate_profile, oid_to_der, policy_oid};
 
-use crate::support::{Lab, arg, openssl_csr, openssl_ok};
+use crate::support::{Lab, arg, openssl_csr, openssl_ok, openssl_self_signed};
 
 const ARC: &str = "2.25.61485682124220308471771109637782283797";
 
@@ -88,27 +88,12 @@ fn the_oid_encoder_agrees_with_openssl() {
 /// A self-signed certificate by openssl with these certificatePolicies.
 fn with_policies(dir: &Path, policies: &str) -> Vec<u8> {
     let (key, out) = (dir.join("p.key"), dir.join("p.der"));
-    openssl_ok(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        arg(&key),
-        "-subj",
+    openssl_self_signed(
+        &key,
+        &out,
         "/CN=Policies",
-        "-days",
-        "1",
-        "-outform",
-        "DER",
-        "-addext",
-        &format!("certificatePolicies={policies}"),
-        "-out",
-        arg(&out),
-    ]);
+        &["-addext", &format!("certificatePolicies={policies}")],
+    );
     std::fs::read(out).unwrap()
 }
 

@@ -7,7 +7,7 @@ use asan_applet::CertificateProfile;
 use asan_host::Error;
 use asan_host::x509::{DevCa, RevocationReason};
 
-use crate::support::{Lab, arg, openssl_ok, snapshot};
+use crate::support::{Lab, arg, openssl_ok, openssl_self_signed, snapshot};
 
 fn certificate_error(r: asan_host::Result<asan_host::x509::Revocation>) -> String {
     match r {
@@ -94,23 +94,7 @@ fn certificates_of_another_ca_are_refused_and_nothing_changes() {
     // A certificate openssl made, with another issuer name.
     let key = lab.path("self.key");
     let pem = lab.path("self.pem");
-    openssl_ok(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        arg(&key),
-        "-subj",
-        "/C=AZ/CN=Elsewhere",
-        "-days",
-        "2",
-        "-out",
-        arg(&pem),
-    ]);
+    openssl_self_signed(&key, &pem, "/C=AZ/CN=Elsewhere", &[]);
     let der_path = lab.path("self.der");
     openssl_ok(&[
         "x509",

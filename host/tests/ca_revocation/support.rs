@@ -102,6 +102,35 @@ impl Lab {
     }
 }
 
+/// A self-signed certificate for a new P-256 key, made by `openssl req
+/// -x509` with the subject `subj` (openssl's `/C=AZ/CN=…` form) and the
+/// further options `extra`, written to `out` (DER when it ends in `.der`,
+/// else PEM), its key to `key`.
+pub fn openssl_self_signed(key: &Path, out: &Path, subj: &str, extra: &[&str]) {
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        arg(key),
+        "-subj",
+        subj,
+        "-days",
+        "2",
+        "-out",
+        arg(out),
+    ];
+    if out.extension().is_some_and(|e| e == "der") {
+        args.extend(["-outform", "DER"]);
+    }
+    args.extend(extra);
+    openssl_ok(&args);
+}
+
 /// A request made by `openssl req` for a new P-256 key with the subject
 /// `subj` (openssl's `/C=AZ/CN=…` form), DER.
 pub fn openssl_csr(dir: &Path, subj: &str, multivalue: bool) -> Vec<u8> {

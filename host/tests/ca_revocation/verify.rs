@@ -8,7 +8,7 @@ use asan_applet::{CertificateProfile, KeyUsage};
 use asan_host::cms::{SignOptions, digest_reader, sign_detached};
 use asan_host::x509::{RevocationReason, SoftwareSigner, build_csr, subject_name};
 
-use super::support::{Lab, arg, asan, info, openssl};
+use crate::support::{Lab, arg, asan, info, openssl};
 
 /// `openssl verify -crl_check_all` of `cert` with the root and `crl`.
 fn openssl_says(lab: &Lab, crl: &std::path::Path, cert: &std::path::Path) -> (bool, String) {

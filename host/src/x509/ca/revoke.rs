@@ -3,32 +3,15 @@
 
 use std::time::SystemTime;
 
-use der::asn1::BitString;
-use der::{DateTime, Decode, Encode, Reader, SliceReader};
-use p256::ecdsa::DerSignature;
-use p256::ecdsa::signature::Verifier;
+use der::DateTime;
 use x509_cert::Certificate;
-use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use super::DevCa;
 use super::register::{Revocation, RevocationReason, RevocationRegister};
 use super::store::DirLock;
 use crate::error::{Error, Result};
-use crate::x509::{ECDSA_WITH_SHA256, cert_error};
-
-/// The bytes of `tbsCertificate` exactly as received, the signature
-/// algorithm and the signature of a DER certificate.
-fn split_certificate(der: &[u8]) -> der::Result<(&[u8], AlgorithmIdentifierOwned, BitString)> {
-    let mut reader = SliceReader::new(der)?;
-    let parts = reader.sequence(|cert| {
-        let tbs = cert.tlv_bytes()?;
-        let algorithm = AlgorithmIdentifierOwned::decode(cert)?;
-        let signature = BitString::decode(cert)?;
-        Ok::<_, der::Error>((tbs, algorithm, signature))
-    })?;
-    reader.finish()?;
-    Ok(parts)
-}
+use crate::pki::Cert;
+use crate::x509::cert_error;
 
 impl DevCa {
     /// Checks that `cert_der` is a certificate this CA issued: its issuer is
@@ -36,35 +19,22 @@ impl DevCa {
     /// tbsCertificate bytes as received) verifies with the root's key. The
     /// root itself is refused too. Answers [`Error::Certificate`].
     pub fn check_issued(&self, cert_der: &[u8]) -> Result<Certificate> {
-        let cert = Certificate::from_der(cert_der)
-            .map_err(|e| cert_error("not a valid X.509 certificate", e))?;
-        let (tbs, algorithm, signature) = split_certificate(cert_der)
-            .map_err(|e| cert_error("not a valid X.509 certificate", e))?;
-        let root_name = self.root.tbs_certificate().subject();
-        let issuer = cert.tbs_certificate().issuer();
-        let same_name = match (issuer.to_der(), root_name.to_der()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        };
-        if !same_name {
+        let cert =
+            Cert::from_der(cert_der).map_err(|e| cert_error("not a valid X.509 certificate", e))?;
+        let root = Cert::from_der(&self.root_der)
+            .map_err(|e| cert_error("the CA's root certificate does not parse", e))?;
+        if cert.issuer_der() != root.subject_der() {
             return Err(Error::Certificate(format!(
-                "this CA did not issue the certificate: its issuer '{issuer}' is not the root '{root_name}'"
+                "this CA did not issue the certificate: its issuer '{}' is not the root '{}'",
+                cert.issuer(),
+                root.subject()
             )));
         }
-        if algorithm.oid != ECDSA_WITH_SHA256 || algorithm.parameters.is_some() {
+        if let Err(e) = cert.verify_issued_by(&root) {
             return Err(Error::Certificate(format!(
-                "this CA did not issue the certificate: it is signed with {}, not ecdsa-with-SHA256",
-                algorithm.oid
-            )));
-        }
-        let verifies = signature
-            .as_bytes()
-            .and_then(|bytes| DerSignature::try_from(bytes).ok())
-            .is_some_and(|sig| self.key.verifying_key().verify(tbs, &sig).is_ok());
-        if !verifies {
-            return Err(Error::Certificate(format!(
-                "this CA did not issue the certificate: it names '{issuer}' as its issuer, \
-                 but its signature does not verify with the root's key"
+                "this CA did not issue the certificate: it names '{}' as its issuer, \
+                 but its signature does not verify with the root's key ({e})",
+                cert.issuer()
             )));
         }
         if cert_der == self.root_der.as_slice() {
@@ -74,7 +44,7 @@ impl DevCa {
                     .into(),
             ));
         }
-        Ok(cert)
+        Ok(cert.parsed().clone())
     }
 
     /// Revokes a certificate this CA issued (DER), at `at`, for `reason`:

@@ -1,7 +1,8 @@
-//! A small PKI built in Rust for the verification tests: roots,
+//! A small PKI built in Rust for the verification and CMS tests: roots,
 //! intermediates and end entities with exactly the extensions, validity and
 //! names a test needs, and certificates re-signed after their bytes were
-//! changed on purpose.
+//! changed on purpose. Included by path (`#[path = "common/pki.rs"]`).
+#![allow(dead_code)]
 
 use std::time::{Duration, SystemTime};
 
