@@ -48,9 +48,10 @@ use openssl::{asan, run, verdict, verdict_line};
 /// Every case, by the first word of its name.
 const IDS: &[&str] = &[
     "P1", "P2", "P3", "P4", "P4b", "P5", "P6", "P7", "P8a", "P8b", "P9a", "P9b", "P10", "P11",
-    "P23", "P12", "P13", "P14", "P15", "P22", "P16", "P17", "P18", "P19", "P20", "P21", "C1", "C2",
-    "C2b", "C3", "C4", "C4b", "C5", "C6", "C7", "C8", "C9", "C10a", "C10b", "C11", "P24", "R1",
-    "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R2-cms",
+    "P23", "P12", "P13", "P14", "P15", "P22", "P16", "P17", "P18", "P19", "P20", "P21", "P25",
+    "P26", "C1", "C2", "C2b", "C3", "C4", "C4b", "C5", "C6", "C7", "C8", "C9", "C10a", "C10b",
+    "C11", "P24", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R12", "R13",
+    "R14", "R2-cms",
 ];
 
 /// For every case asan must refuse (exit 1): the first check it fails
@@ -73,6 +74,7 @@ const FIRST_FAILURE: &[(&str, &str)] = &[
     ("P18", "key usage"),
     ("P19", "validity"),
     ("P21", "chain"),
+    ("P25", "extended key usage"),
     ("C2b", "signing-certificate-v2"),
     ("C4", "validity"),
     ("C5", "content digest"),
@@ -88,6 +90,10 @@ const FIRST_FAILURE: &[(&str, &str)] = &[
     ("R5", "revocation"),
     ("R6", "revocation"),
     ("R7", "revocation"),
+    ("R10", "revocation"),
+    ("R11", "revocation"),
+    ("R13", "revocation"),
+    ("R14", "revocation"),
     ("R2-cms", "revocation"),
 ];
 

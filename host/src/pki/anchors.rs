@@ -14,11 +14,6 @@ pub struct TrustAnchors {
 }
 
 impl TrustAnchors {
-    /// No trust anchor: every path fails ("no trust anchor given").
-    pub fn none() -> Self {
-        Self::default()
-    }
-
     /// Trust anchors from DER certificates. [`Error::Usage`] for one that is
     /// not a CA certificate, [`Error::Certificate`] for one that does not
     /// parse; `source` names where they came from in those messages.
@@ -80,10 +75,5 @@ impl TrustAnchors {
     /// The anchors.
     pub fn certs(&self) -> &[Cert] {
         &self.certs
-    }
-
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.certs.is_empty()
     }
 }

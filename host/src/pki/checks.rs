@@ -82,10 +82,13 @@ pub(super) fn evaluate(
     ));
     out.push(Check::new(
         Check::EXTENDED_KEY_USAGE,
-        extended_key_usage(path, anchored, cx.purpose),
+        extended_key_usage(path, cx.purpose),
     ));
     if !issuers.is_empty() {
-        out.push(Check::new(Check::REVOCATION, revocation(path, cx)));
+        out.push(Check::new(
+            Check::REVOCATION,
+            revocation(path, anchored, cx),
+        ));
     }
     out
 }
@@ -224,15 +227,11 @@ fn critical_extensions(path: &[Cert]) -> Result<String, String> {
     Ok("no unknown critical extension".into())
 }
 
-/// The purpose's extended key usage on every certificate below the trust
-/// anchor (an EKU on a CA restricts what it may certify).
-fn extended_key_usage(path: &[Cert], anchored: bool, purpose: Purpose) -> Result<String, String> {
-    let below_anchor = if anchored && path.len() > 1 {
-        path.len() - 1
-    } else {
-        path.len()
-    };
-    for cert in path.iter().take(below_anchor) {
+/// The purpose's extended key usage on every certificate of the path, the
+/// trust anchor's included (an EKU on a CA restricts what it may certify;
+/// OpenSSL checks the trust anchor's too, rustls-webpki does not).
+fn extended_key_usage(path: &[Cert], purpose: Purpose) -> Result<String, String> {
+    for cert in path {
         let ekus = cert
             .extended_key_usage()
             .map_err(|e| format!("{}: {e}", cert.subject()))?;
@@ -242,24 +241,34 @@ fn extended_key_usage(path: &[Cert], anchored: bool, purpose: Purpose) -> Result
     }
     Ok(match purpose {
         Purpose::Any => "not checked for purpose any".into(),
-        _ => format!(
-            "allows {} wherever present",
-            match purpose {
-                Purpose::Sign => "document signing",
-                _ => "authentication",
-            }
-        ),
+        Purpose::Sign => "allows document signing wherever present".into(),
+        Purpose::Auth => "allows authentication wherever present".into(),
     })
 }
 
-fn revocation(path: &[Cert], cx: &Context<'_>) -> Result<String, String> {
+/// Every certificate of the path against the CRL of its issuer; a
+/// self-issued trust anchor against its own CRL as well (RFC 5280 leaves
+/// trust anchors out, rustls-webpki too, but `openssl verify
+/// -crl_check_all` wants the root covered by its own CRL: so do we, with
+/// `--require-crl`).
+fn revocation(path: &[Cert], anchored: bool, cx: &Context<'_>) -> Result<String, String> {
     if cx.crls.is_empty() && !cx.require_crl {
         return Ok("not checked: no CRL was given (--crl)".into());
     }
+    let mut pairs: Vec<(&Cert, &Cert, bool)> = path
+        .windows(2)
+        .enumerate()
+        .filter_map(|(i, pair)| match pair {
+            [cert, issuer] => Some((cert, issuer, i > 0)),
+            _ => None,
+        })
+        .collect();
+    if anchored && let Some(anchor) = path.last().filter(|a| a.self_issued()) {
+        pairs.push((anchor, anchor, true));
+    }
     let mut good = Vec::new();
-    for (i, pair) in path.windows(2).enumerate() {
-        let [cert, issuer] = pair else { continue };
-        match crl::status(cert, issuer, i > 0, cx.crls, cx.at) {
+    for (cert, issuer, issuer_role) in pairs {
+        match crl::status(cert, issuer, issuer_role, cx.crls, cx.at) {
             Status::Good(d) => good.push(d),
             Status::Revoked(d) | Status::Unusable(d) => return Err(d),
             Status::Unknown(d) if cx.require_crl => {

@@ -157,8 +157,12 @@ impl Crl {
 
     /// Whether this CRL speaks for `cert` (an end entity, or a CA when
     /// `issuer_role`): the same issuer name (as received) and, when it has
-    /// an issuing distribution point, a scope that covers the certificate
-    /// (as rustls-webpki decides it).
+    /// an issuing distribution point, a scope that covers the certificate:
+    /// the right kind of certificate, and a distribution point of the
+    /// certificate's (a full-name URI) among the CRL's. A certificate
+    /// without cRLDistributionPoints is not covered by a CRL whose
+    /// distribution point has a name — as OpenSSL decides, where
+    /// rustls-webpki would take the CRL.
     fn covers(&self, cert: &Cert, issuer_role: bool) -> bool {
         if self.issuer != cert.issuer_der() {
             return false;
@@ -169,24 +173,15 @@ impl Crl {
         {
             return false;
         }
-        let Some(value) = cert.extension(der::oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS)
-        else {
-            return true;
-        };
-        let Ok(points) = CrlDistributionPoints::from_der(value) else {
-            return false;
-        };
         let Some(DistributionPointName::FullName(idp_names)) = &idp.distribution_point else {
             return false;
         };
-        let uris = |names: &[GeneralName]| -> Vec<String> {
-            names
-                .iter()
-                .filter_map(|n| match n {
-                    GeneralName::UniformResourceIdentifier(u) => Some(u.to_string()),
-                    _ => None,
-                })
-                .collect()
+        let Some(value) = cert.extension(der::oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS)
+        else {
+            return false;
+        };
+        let Ok(points) = CrlDistributionPoints::from_der(value) else {
+            return false;
         };
         let idp_uris = uris(idp_names);
         points.0.iter().any(|dp| {
@@ -196,6 +191,17 @@ impl Crl {
                     if uris(n).iter().any(|u| idp_uris.contains(u)))
         })
     }
+}
+
+/// The URIs among `names`.
+fn uris(names: &[GeneralName]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::UniformResourceIdentifier(u) => Some(u.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What the CRLs say of one certificate of a path.

@@ -108,7 +108,8 @@ impl Check {
     pub const CRITICAL_EXTENSIONS: &'static str = "critical extensions";
     /// The end entity's keyUsage allows the purpose.
     pub const KEY_USAGE: &'static str = "key usage";
-    /// Every extendedKeyUsage below the anchor allows the purpose.
+    /// Every extendedKeyUsage of the path (the anchor's included) allows
+    /// the purpose.
     pub const EXTENDED_KEY_USAGE: &'static str = "extended key usage";
     /// No certificate of the path is revoked (by the CRLs given).
     pub const REVOCATION: &'static str = "revocation";

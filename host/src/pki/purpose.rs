@@ -1,7 +1,8 @@
 //! What a certificate is checked for: document signing, authentication, or
-//! anything. The purpose decides the extended key usages allowed (on the
-//! end entity and on every CA below the trust anchor, as rustls-webpki and
-//! OpenSSL both do) and the key usage the end entity must have.
+//! anything. The purpose decides the extended key usages allowed (on every
+//! certificate of the path: rustls-webpki checks those below the trust
+//! anchor, OpenSSL the trust anchor's too) and the key usage the end
+//! entity must have.
 
 use webpki::{ExtendedKeyUsageValidator, KeyPurposeId, KeyPurposeIdIter};
 

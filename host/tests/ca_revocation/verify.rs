@@ -63,7 +63,26 @@ fn asan_and_openssl_agree_on_the_dev_ca_crl() {
     };
     let out = verify_cert(&crl);
     assert_eq!(out.code, 0, "{out:#?}");
-    assert!(out.stdout.contains("not revoked"), "{out:#?}");
+    let said = format!(
+        "not revoked (CRL #1 of CN=Asan Imza Development Root,O=Asan Imza Development CA,C=AZ ({}))",
+        arg(&crl)
+    );
+    assert!(out.stdout.contains(&said), "{out:#?}");
+    assert!(out.stdout.contains("for purpose sign"), "{out:#?}");
+    let json = asan()
+        .args(&[
+            "--json",
+            "cert",
+            "verify",
+            arg(&cert),
+            "--ca",
+            arg(&lab.root()),
+        ])
+        .args(&["--purpose", "sign", "--crl", arg(&crl)])
+        .run()
+        .json();
+    assert_eq!(json["purpose"], "sign");
+    assert_eq!(json["valid"], true);
     let (ok, text) = openssl_says(&lab, &crl, &cert);
     assert!(ok && text.contains(": OK"), "{text}");
 
@@ -106,4 +125,38 @@ fn asan_and_openssl_agree_on_the_dev_ca_crl() {
     assert!(out.stderr.contains("not signed by the key"), "{out:#?}");
     let (ok, text) = openssl_says(&lab, &foreign, &cert);
     assert!(!ok, "{text}");
+}
+
+/// A CRL is fresh from its thisUpdate (inclusive) until its nextUpdate
+/// (exclusive), to the second.
+#[test]
+fn crl_freshness_to_the_second() {
+    use asan_host::pki::{Check, Crl, Purpose, TrustAnchors, ValidationOptions, validate};
+    use std::time::{Duration, UNIX_EPOCH};
+    let lab = Lab::new();
+    let (der, _) = lab.issue(CertificateProfile::Citizen);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let issued = UNIX_EPOCH + Duration::from_secs(secs);
+    let crl = lab.ca.crl(issued, 1).unwrap();
+    let crl = Crl::from_der(&crl, "crl").unwrap();
+    let anchors = TrustAnchors::from_der(&[lab.ca.root_der()], "root").unwrap();
+    let check = |t: SystemTime| {
+        let mut opts = ValidationOptions::new(t, Purpose::Sign);
+        opts.crls = vec![crl.clone()];
+        opts.require_crl = true;
+        let v = validate(&der, &[], &anchors, &opts).unwrap();
+        let revocation = v.check(Check::REVOCATION).unwrap().clone();
+        (v.valid, revocation.detail)
+    };
+    let second = Duration::from_secs(1);
+    let day = Duration::from_secs(86_400);
+    assert!(check(issued).0, "{:?}", check(issued));
+    let early = check(issued - second);
+    assert!(!early.0 && early.1.contains("not yet valid"), "{early:?}");
+    assert!(check(issued + day - second).0);
+    let late = check(issued + day);
+    assert!(!late.0 && late.1.contains("expired"), "{late:?}");
 }

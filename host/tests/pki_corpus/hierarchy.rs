@@ -289,10 +289,25 @@ impl CaDb {
     /// A CRL of the revocations so far, made at `at` (now if `None`), valid
     /// for `days` days.
     pub fn crl(&self, name: &str, days: u32, at: Option<&str>) -> PathBuf {
+        self.crl_from(&self.cnf, name, days, at)
+    }
+
+    /// A CRL valid for 30 days with an issuingDistributionPoint (critical)
+    /// made of the openssl `[idp]` section lines `idp` (`onlyCA=TRUE`,
+    /// `onlyuser=TRUE`, `fullname=URI:…`).
+    pub fn crl_with_idp(&self, name: &str, idp: &str) -> PathBuf {
+        let cnf = std::fs::read_to_string(&self.cnf).unwrap();
+        let cnf = format!("{cnf}issuingDistributionPoint=critical,@idp\n[idp]\n{idp}\n");
+        let path = self.cnf.with_file_name(format!("{name}.cnf"));
+        std::fs::write(&path, cnf).unwrap();
+        self.crl_from(&path, name, 30, None)
+    }
+
+    fn crl_from(&self, cnf: &Path, name: &str, days: u32, at: Option<&str>) -> PathBuf {
         let out = self.out.join(format!("{name}.crl"));
         let args = argv(
             "ca -config {} -gencrl -crldays {} -out {}",
-            &[p(&self.cnf), &days.to_string(), p(&out)],
+            &[p(cnf), &days.to_string(), p(&out)],
         );
         must(&args, at);
         out

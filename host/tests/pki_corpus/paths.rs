@@ -248,6 +248,16 @@ pub fn build(pki: &Pki) -> (Main, Vec<Case>) {
     let name = "P21 RSA-2048 root and intermediate";
     cases.push(Case::new(name, p21.cmds(), 1, OK).differs(RSA));
 
+    let eku_root_ext = format!("{ROOT}\nextendedKeyUsage=serverAuth");
+    let p25_root = pki.root("p25-root", "/CN=Server Auth Root CA", &eku_root_ext, MADE);
+    let p25_int = ca_under("p25-int", "/CN=Under Server Auth Root CA", CA, &p25_root);
+    let p25 = PathCheck::new(&leaf("p25-leaf", SIGN, &p25_int), &[&p25_int], &p25_root);
+    let name = "P25 trust anchor with EKU serverAuth only, purpose sign";
+    cases.push(Case::new(name, p25.cmds(), 1, purpose_says));
+    let p26 = p25.purpose(Purpose::Any);
+    let name = "P26 the same, purpose any";
+    cases.push(Case::new(name, p26.cmds(), 0, OK));
+
     let main = Main {
         root,
         int,

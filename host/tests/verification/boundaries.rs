@@ -1,0 +1,206 @@
+//! Path validation at the edges RFC 5280 draws: validity to the second,
+//! pathLenConstraint exactly used up, and what each check reports.
+
+use std::time::{Duration, SystemTime};
+
+use asan_host::pki::{Check, Purpose, TrustAnchors, ValidationOptions, validate};
+
+use super::support::{Issued, Spec, YEAR, make};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn anchors(root: &Issued) -> TrustAnchors {
+    TrustAnchors::from_der(std::slice::from_ref(&root.der), "root").unwrap()
+}
+
+fn at(leaf: &Issued, pool: &[&Issued], root: &Issued, t: SystemTime) -> (bool, Vec<&'static str>) {
+    let pool: Vec<Vec<u8>> = pool.iter().map(|c| c.der.clone()).collect();
+    let v = validate(
+        &leaf.der,
+        &pool,
+        &anchors(root),
+        &ValidationOptions::new(t, Purpose::Sign),
+    )
+    .unwrap();
+    let failed = v.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
+    (v.valid, failed)
+}
+
+/// A time on a whole second (certificate times have no fractions).
+fn whole(t: SystemTime) -> SystemTime {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+#[test]
+fn validity_includes_both_ends_to_the_second() {
+    let root = make(&Spec::ca("CN=Root,C=AZ"), None);
+    let start = whole(SystemTime::now() - YEAR);
+    let end = start + YEAR / 2;
+    let mut spec = Spec::signer("CN=Leaf,C=AZ");
+    (spec.not_before, spec.not_after) = (start, end);
+    let leaf = make(&spec, Some(&root));
+    assert_eq!(at(&leaf, &[], &root, start), (true, vec![]));
+    assert_eq!(at(&leaf, &[], &root, end), (true, vec![]));
+    let before = at(&leaf, &[], &root, start - SECOND);
+    assert!(
+        !before.0 && before.1.contains(&Check::VALIDITY),
+        "{before:?}"
+    );
+    let after = at(&leaf, &[], &root, end + SECOND);
+    assert!(!after.0 && after.1.contains(&Check::VALIDITY), "{after:?}");
+
+    // A certificate valid for one instant is valid at that instant.
+    (spec.not_before, spec.not_after) = (start, start);
+    let instant = make(&spec, Some(&root));
+    assert_eq!(at(&instant, &[], &root, start), (true, vec![]));
+}
+
+#[test]
+fn a_validity_that_ends_before_it_starts_is_reported_as_malformed() {
+    let root = make(&Spec::ca("CN=Root,C=AZ"), None);
+    let now = whole(SystemTime::now());
+    let mut spec = Spec::signer("CN=Leaf,C=AZ");
+    (spec.not_before, spec.not_after) = (now + YEAR, now - YEAR);
+    let leaf = make(&spec, Some(&root));
+    let v = validate(
+        &leaf.der,
+        &[],
+        &anchors(&root),
+        &ValidationOptions::new(now, Purpose::Sign),
+    )
+    .unwrap();
+    let check = v.check(Check::VALIDITY).unwrap();
+    assert!(!check.ok && check.detail.contains("malformed"), "{check:?}");
+}
+
+#[test]
+fn a_path_length_constraint_may_be_used_up_exactly() {
+    let now = SystemTime::now();
+    // pathLenConstraint 0 on the root: a leaf directly under it is fine.
+    let mut zero = Spec::ca("CN=Root,C=AZ");
+    zero.ca = Some(Some(0));
+    let root = make(&zero, None);
+    let leaf = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&root));
+    assert_eq!(at(&leaf, &[], &root, now), (true, vec![]));
+    // pathLenConstraint 1 on the root: one intermediate, not two.
+    let mut one = Spec::ca("CN=Root,C=AZ");
+    one.ca = Some(Some(1));
+    let root = make(&one, None);
+    let int = make(&Spec::ca("CN=Issuing CA,C=AZ"), Some(&root));
+    let leaf = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&int));
+    assert_eq!(at(&leaf, &[&int], &root, now), (true, vec![]));
+    let sub = make(&Spec::ca("CN=Sub CA,C=AZ"), Some(&int));
+    let deep = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&sub));
+    let (valid, failed) = at(&deep, &[&int, &sub], &root, now);
+    assert!(!valid);
+    assert!(failed.contains(&Check::PATH_LENGTH), "{failed:?}");
+}
+
+#[test]
+fn a_broken_signature_is_named_by_the_signature_check_too() {
+    let root = make(&Spec::ca("CN=Root,C=AZ"), None);
+    let impostor = make(&Spec::ca("CN=Root,C=AZ"), None);
+    let leaf = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&impostor));
+    let v = validate(
+        &leaf.der,
+        &[],
+        &anchors(&root),
+        &ValidationOptions::new(SystemTime::now(), Purpose::Sign),
+    )
+    .unwrap();
+    let sig = v.check(Check::CERTIFICATE_SIGNATURES).unwrap();
+    assert!(!sig.ok && sig.detail.contains("CN=Leaf"), "{:#?}", v.checks);
+    assert!(!v.check(Check::CHAIN).unwrap().ok);
+    assert!(!v.check(Check::WEBPKI).unwrap().ok);
+    // A good path names how many signatures it checked.
+    let good = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&root));
+    let v = validate(
+        &good.der,
+        &[],
+        &anchors(&root),
+        &ValidationOptions::new(SystemTime::now(), Purpose::Sign),
+    )
+    .unwrap();
+    let sig = v.check(Check::CERTIFICATE_SIGNATURES).unwrap();
+    assert!(
+        sig.ok && sig.detail.contains("each of 1 certificate"),
+        "{sig:?}"
+    );
+}
+
+#[test]
+fn extended_key_usage_is_checked_by_both_validators_and_names_what_it_needs() {
+    let root = make(&Spec::ca("CN=Root,C=AZ"), None);
+    let mut server = Spec::signer("CN=Leaf,C=AZ");
+    server.eku = Some(vec![der::oid::db::rfc5280::ID_KP_SERVER_AUTH]);
+    let leaf = make(&server, Some(&root));
+    let v = validate(
+        &leaf.der,
+        &[],
+        &anchors(&root),
+        &ValidationOptions::new(SystemTime::now(), Purpose::Sign),
+    )
+    .unwrap();
+    let ours = v.check(Check::EXTENDED_KEY_USAGE).unwrap();
+    assert!(!ours.ok, "{ours:?}");
+    assert!(
+        ours.detail
+            .contains("needs emailProtection, documentSigning or anyExtendedKeyUsage"),
+        "{ours:?}"
+    );
+    let theirs = v.check(Check::WEBPKI).unwrap();
+    assert!(
+        !theirs.ok && theirs.detail.contains("extended key usage"),
+        "rustls-webpki applies the purpose itself: {theirs:?}"
+    );
+    // One allowed purpose among others is enough, for both.
+    server.eku = Some(vec![
+        der::oid::db::rfc5280::ID_KP_SERVER_AUTH,
+        der::oid::db::rfc5280::ID_KP_EMAIL_PROTECTION,
+    ]);
+    let leaf = make(&server, Some(&root));
+    assert_eq!(at(&leaf, &[], &root, SystemTime::now()), (true, vec![]));
+    // Authentication wants clientAuth.
+    let v = validate(
+        &leaf.der,
+        &[],
+        &anchors(&root),
+        &ValidationOptions::new(SystemTime::now(), Purpose::Auth),
+    )
+    .unwrap();
+    let ours = v.check(Check::EXTENDED_KEY_USAGE).unwrap();
+    assert!(
+        ours.detail
+            .contains("needs clientAuth or anyExtendedKeyUsage"),
+        "{ours:?}"
+    );
+}
+
+#[test]
+fn the_report_names_the_issuers_it_checked() {
+    let root = make(&Spec::ca("CN=Root,C=AZ"), None);
+    let int = make(&Spec::ca("CN=Issuing CA,C=AZ"), Some(&root));
+    let leaf = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&int));
+    let v = validate(
+        &leaf.der,
+        std::slice::from_ref(&int.der),
+        &anchors(&root),
+        &ValidationOptions::new(SystemTime::now(), Purpose::Sign),
+    )
+    .unwrap();
+    assert!(v.valid, "{:#?}", v.checks);
+    assert_eq!(
+        v.path,
+        ["CN=Leaf,C=AZ", "CN=Issuing CA,C=AZ", "CN=Root,C=AZ"]
+    );
+    let bc = v.check(Check::BASIC_CONSTRAINTS).unwrap();
+    assert!(
+        bc.detail.ends_with("CN=Issuing CA,C=AZ, CN=Root,C=AZ"),
+        "{bc:?}"
+    );
+    assert_eq!(v.purpose.name(), "sign");
+    assert_eq!(Purpose::Auth.name(), "auth");
+    assert_eq!(Purpose::Any.name(), "any");
+    assert_eq!(v.certificates().unwrap().len(), 3);
+}
