@@ -51,7 +51,7 @@ const IDS: &[&str] = &[
     "P23", "P12", "P13", "P14", "P15", "P22", "P16", "P17", "P18", "P19", "P20", "P21", "P25",
     "P26", "C1", "C2", "C2b", "C3", "C4", "C4b", "C5", "C6", "C7", "C8", "C9", "C10a", "C10b",
     "C11", "P24", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R12", "R13",
-    "R14", "R2-cms",
+    "R14", "R15", "R16", "R2-cms",
 ];
 
 /// For every case asan must refuse (exit 1): the first check it fails
@@ -94,6 +94,7 @@ const FIRST_FAILURE: &[(&str, &str)] = &[
     ("R11", "revocation"),
     ("R13", "revocation"),
     ("R14", "revocation"),
+    ("R16", "revocation"),
     ("R2-cms", "revocation"),
 ];
 

@@ -126,14 +126,13 @@ impl Crl {
             .find(|e| e.extn_id == der::oid::db::rfc5280::ID_CE_CRL_NUMBER)?;
         let n = CrlNumber::from_der(ext.extn_value.as_bytes()).ok()?;
         let bytes = n.0.as_bytes();
-        if bytes.len() <= 16 {
-            let mut v: u128 = 0;
-            for b in bytes {
-                v = (v << 8) | u128::from(*b);
+        let mut wide = [0u8; 16];
+        match wide.len().checked_sub(bytes.len()) {
+            Some(at) => {
+                wide.get_mut(at..)?.copy_from_slice(bytes);
+                Some(u128::from_be_bytes(wide).to_string())
             }
-            Some(v.to_string())
-        } else {
-            Some(format!("0x{}", hex::encode_upper(bytes)))
+            None => Some(format!("0x{}", hex::encode_upper(bytes))),
         }
     }
 

@@ -142,6 +142,11 @@ fn crl_freshness_to_the_second() {
     let issued = UNIX_EPOCH + Duration::from_secs(secs);
     let crl = lab.ca.crl(issued, 1).unwrap();
     let crl = Crl::from_der(&crl, "crl").unwrap();
+    let debug = format!("{crl:?}");
+    assert!(
+        debug.contains("\"crl\"") && debug.contains("Asan Imza Development Root"),
+        "{debug}"
+    );
     let anchors = TrustAnchors::from_der(&[lab.ca.root_der()], "root").unwrap();
     let check = |t: SystemTime| {
         let mut opts = ValidationOptions::new(t, Purpose::Sign);

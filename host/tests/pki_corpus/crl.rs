@@ -121,6 +121,29 @@ pub fn build(pki: &Pki, m: &Main, doc: &Path) -> Vec<Case> {
     let name = "R14 the root's CRL, scoped to CAs at a point, does not cover the root itself";
     cases.push(Case::new(name, r14.cmds(), 1, fails("different CRL scope")));
 
+    // A CA below the intermediate: the intermediate's CRL scoped to CAs
+    // covers it, one scoped to end entities does not.
+    let sub_ext = format!("{CA}\n{}", dp("int"));
+    let sub = pki.issue("r15-sub", "/CN=Sub CA", &sub_ext, &int_dp, leaf);
+    let sub_leaf = pki.issue(
+        "r15-leaf",
+        SIGNER,
+        &format!("{SIGN}\n{}", dp("sub")),
+        &sub,
+        leaf,
+    );
+    let sub_crl = pki.ca_db("r15-sub", &sub).crl("r15-sub", 30, None);
+    let int_ca_only = int_dp_db.crl_with_idp("r15-int-ca-only", &idp("int", "onlyCA=TRUE"));
+    let deep = |crls: &[&PathBuf]| {
+        PathCheck::new(&sub_leaf, &[&sub, &int_dp], &m.root).crls(Crls::required(crls))
+    };
+    let r15 = deep(&[&root_crl, &int_ca_only, &sub_crl]);
+    let name = "R15 a CRL scoped to CAs covers the CA below";
+    cases.push(Case::new(name, r15.cmds(), 0, OK));
+    let r16 = deep(&[&root_crl, &int_users_only, &sub_crl]);
+    let name = "R16 a CRL scoped to end entities does not cover the CA below";
+    cases.push(Case::new(name, r16.cmds(), 1, fails("different CRL scope")));
+
     // openssl cms -verify takes no CRLs: its oracle checks the signer's
     // certificate with openssl verify -crl_check_all.
     let certfile = pki.bundle("r2-chain", &[&m.int]);

@@ -49,6 +49,20 @@ fn validity_includes_both_ends_to_the_second() {
     );
     let after = at(&leaf, &[], &root, end + SECOND);
     assert!(!after.0 && after.1.contains(&Check::VALIDITY), "{after:?}");
+    // rustls-webpki's verdict says when, too.
+    let v = validate(
+        &leaf.der,
+        &[],
+        &anchors(&root),
+        &ValidationOptions::new(end + SECOND, Purpose::Sign),
+    )
+    .unwrap();
+    let webpki = v.check(Check::WEBPKI).unwrap();
+    let until = asan_host::pki::rfc3339(end);
+    assert!(
+        webpki.detail.contains(&format!("expired at {until}")),
+        "{webpki:?}"
+    );
 
     // A certificate valid for one instant is valid at that instant.
     (spec.not_before, spec.not_after) = (start, start);
@@ -203,4 +217,82 @@ fn the_report_names_the_issuers_it_checked() {
     assert_eq!(Purpose::Auth.name(), "auth");
     assert_eq!(Purpose::Any.name(), "any");
     assert_eq!(v.certificates().unwrap().len(), 3);
+}
+
+#[test]
+fn of_two_anchors_with_one_name_the_one_whose_key_signed_is_the_path() {
+    let impostor = make(&Spec::ca("CN=Root,C=AZ"), None);
+    let root = make(&Spec::ca("CN=Root,C=AZ"), None);
+    let leaf = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&root));
+    for order in [[&impostor, &root], [&root, &impostor]] {
+        let ders: Vec<Vec<u8>> = order.iter().map(|c| c.der.clone()).collect();
+        let anchors = TrustAnchors::from_der(&ders, "roots").unwrap();
+        let opts = ValidationOptions::new(SystemTime::now(), Purpose::Sign);
+        let v = validate(&leaf.der, &[], &anchors, &opts).unwrap();
+        assert!(v.valid, "{:#?}", v.checks);
+        let last = v.certificates().unwrap().last().unwrap();
+        assert_eq!(last.der(), root.der.as_slice());
+    }
+}
+
+#[test]
+fn where_the_path_breaks_is_said() {
+    let now = SystemTime::now();
+    let root = make(&Spec::ca("CN=Root,C=AZ"), None);
+    // A self-signed certificate that is not a trust anchor.
+    let mut alone = Spec::signer("CN=Alone,C=AZ");
+    alone.ca = None;
+    let alone = make(&alone, None);
+    let v = validate(
+        &alone.der,
+        &[],
+        &anchors(&root),
+        &ValidationOptions::new(now, Purpose::Sign),
+    )
+    .unwrap();
+    let chain = v.check(Check::CHAIN).unwrap();
+    assert!(
+        chain
+            .detail
+            .contains("CN=Alone,C=AZ is self-issued but is not a trust anchor"),
+        "{chain:?}"
+    );
+    // An issuer nobody gave.
+    let missing = make(&Spec::ca("CN=Missing CA,C=AZ"), Some(&root));
+    let leaf = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&missing));
+    let v = validate(
+        &leaf.der,
+        &[],
+        &anchors(&root),
+        &ValidationOptions::new(now, Purpose::Sign),
+    )
+    .unwrap();
+    let chain = v.check(Check::CHAIN).unwrap();
+    assert!(
+        chain
+            .detail
+            .starts_with("no trust anchor or other certificate given is CN=Missing CA,C=AZ"),
+        "{chain:?}"
+    );
+    // Eight CAs below the root: longer than any path tried.
+    let mut cas = vec![make(&Spec::ca("CN=CA 1,C=AZ"), Some(&root))];
+    for i in 2..=8 {
+        let next = make(&Spec::ca(&format!("CN=CA {i},C=AZ")), cas.last());
+        cas.push(next);
+    }
+    let leaf = make(&Spec::signer("CN=Deep,C=AZ"), cas.last());
+    let pool: Vec<Vec<u8>> = cas.iter().map(|c| c.der.clone()).collect();
+    let v = validate(
+        &leaf.der,
+        &pool,
+        &anchors(&root),
+        &ValidationOptions::new(now, Purpose::Sign),
+    )
+    .unwrap();
+    assert!(!v.valid);
+    let chain = v.check(Check::CHAIN).unwrap();
+    assert_eq!(
+        chain.detail, "no trust anchor within 8 certificates",
+        "{chain:?}"
+    );
 }
