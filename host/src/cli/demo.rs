@@ -163,12 +163,27 @@ fn story(cli: &Cli, io: &mut Io<'_>, dir: &std::path::Path) -> Result<()> {
     let sign_cert =
         card.read_certificate_der(KeyRef::new(CertificateProfile::Business, KeyUsage::Signing))?;
     verify_with_certificate(&sign_cert, &digest, &signature)?;
+    let anchors = crate::pki::TrustAnchors::from_der(&[ca.root_der()], "the development root")?;
+    let opts =
+        crate::pki::ValidationOptions::new(std::time::SystemTime::now(), crate::pki::Purpose::Sign);
+    let path = crate::pki::validate(&sign_cert, &[], &anchors, &opts)?;
+    if !path.valid {
+        return Err(Error::Certificate(format!(
+            "the business signing certificate does not validate: {:?}",
+            path.first_failure()
+        )));
+    }
     s.step(
         "A signature with PIN2 (business signing key)",
         &[
             format!("SHA-256 of the document: {}", hex::encode(digest)),
             format!("signature {}…", hex::encode(&signature[..16])),
             "verified with the business signing certificate: OK".to_owned(),
+            format!(
+                "certificate path {} valid for document signing (RFC 5280, {} checks): OK",
+                path.path.join(" <- "),
+                path.checks.len()
+            ),
         ],
     )?;
 
