@@ -194,8 +194,9 @@ fn several_instances_serve_several_slots() {
 }
 
 /// What a loaded image may hold after a kill: the certificate is one whole
-/// version, PIN1 holds one of the two values it alternates between.
-fn check_image(state: &Path, versions: &[u8]) -> (u8, u16) {
+/// version; PIN1's tries left (`63Cx`, or 0 when blocked) — the caller
+/// checks them against the round before.
+fn check_image(state: &Path, versions: &[u8]) -> (u8, u8) {
     let store = image::load(state).expect("image loads after a kill");
     let mut card = VirtualCard::with_store(store).unwrap();
     card.power_on();
@@ -219,11 +220,12 @@ fn check_image(state: &Path, versions: &[u8]) -> (u8, u16) {
         fill
     };
     let status = sw(&card.transmit(&[0x00, 0x20, 0x00, 0x81]).unwrap());
-    assert!(
-        status == 0x63C3 || status == 0x63C2,
-        "PIN1 counter {status:04X}"
-    );
-    (version, status)
+    let tries = match status {
+        0x63C0..=0x63C3 => (status & 0x0F) as u8,
+        0x6983 => 0,
+        other => panic!("PIN1 status {other:04X}"),
+    };
+    (version, tries)
 }
 
 #[test]
@@ -244,6 +246,12 @@ fn killing_the_process_at_random_points_leaves_a_consistent_image() {
     let versions: Vec<u8> = (1..=40).collect();
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut seen = std::collections::BTreeSet::new();
+    // PIN1 tries left after the round before: each round's correct VERIFYs
+    // restore 3, and a kill between a VERIFY's decrement and its restore
+    // (one whole command) costs exactly one try: so a round ends at 3, at 2
+    // (torn after a restore), where it started, or one below — never
+    // higher than a restore allows, never two tries lost in one round.
+    let mut before = 3u8;
     for round in 0..12 {
         let mut pcscd = FakeVpcd::new();
         let mut child = spawn(&state, &pcscd.address());
@@ -279,12 +287,17 @@ fn killing_the_process_at_random_points_leaves_a_consistent_image() {
         })();
         killer.join().unwrap();
         let _ = child.wait();
-        let (version, pin) = check_image(&state, &versions);
-        seen.insert((version, pin));
+        let (version, tries) = check_image(&state, &versions);
+        seen.insert((version, tries));
         eprintln!(
-            "kill round {round}: after {delay:?} ({}), certificate v{version}, PIN1 {pin:04X}",
+            "kill round {round}: after {delay:?} ({}), certificate v{version}, PIN1 {tries} tries left",
             if result.is_ok() { "finished" } else { "cut" }
         );
+        assert!(
+            tries >= 2 || tries == before || tries + 1 == before,
+            "round {round}: PIN1 went from {before} to {tries} tries"
+        );
+        before = tries;
     }
     assert!(
         seen.len() > 1,
