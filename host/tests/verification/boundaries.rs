@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use asan_host::pki::{Check, Purpose, TrustAnchors, ValidationOptions, validate};
+use asan_host::pki::{Check, PathValidation, Purpose, TrustAnchors, ValidationOptions, validate};
 
 use super::support::{Issued, Spec, YEAR, make};
 
@@ -24,6 +24,17 @@ fn at(leaf: &Issued, pool: &[&Issued], root: &Issued, t: SystemTime) -> (bool, V
     .unwrap();
     let failed = v.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
     (v.valid, failed)
+}
+
+/// `leaf` validated alone against `root` at `t` for `purpose`.
+fn check(leaf: &Issued, root: &Issued, t: SystemTime, purpose: Purpose) -> PathValidation {
+    validate(
+        &leaf.der,
+        &[],
+        &anchors(root),
+        &ValidationOptions::new(t, purpose),
+    )
+    .unwrap()
 }
 
 /// A time on a whole second (certificate times have no fractions).
@@ -50,13 +61,7 @@ fn validity_includes_both_ends_to_the_second() {
     let after = at(&leaf, &[], &root, end + SECOND);
     assert!(!after.0 && after.1.contains(&Check::VALIDITY), "{after:?}");
     // rustls-webpki's verdict says when, too.
-    let v = validate(
-        &leaf.der,
-        &[],
-        &anchors(&root),
-        &ValidationOptions::new(end + SECOND, Purpose::Sign),
-    )
-    .unwrap();
+    let v = check(&leaf, &root, end + SECOND, Purpose::Sign);
     let webpki = v.check(Check::WEBPKI).unwrap();
     let until = asan_host::pki::rfc3339(end);
     assert!(
@@ -77,13 +82,7 @@ fn a_validity_that_ends_before_it_starts_is_reported_as_malformed() {
     let mut spec = Spec::signer("CN=Leaf,C=AZ");
     (spec.not_before, spec.not_after) = (now + YEAR, now - YEAR);
     let leaf = make(&spec, Some(&root));
-    let v = validate(
-        &leaf.der,
-        &[],
-        &anchors(&root),
-        &ValidationOptions::new(now, Purpose::Sign),
-    )
-    .unwrap();
+    let v = check(&leaf, &root, now, Purpose::Sign);
     let check = v.check(Check::VALIDITY).unwrap();
     assert!(!check.ok && check.detail.contains("malformed"), "{check:?}");
 }
@@ -116,26 +115,14 @@ fn a_broken_signature_is_named_by_the_signature_check_too() {
     let root = make(&Spec::ca("CN=Root,C=AZ"), None);
     let impostor = make(&Spec::ca("CN=Root,C=AZ"), None);
     let leaf = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&impostor));
-    let v = validate(
-        &leaf.der,
-        &[],
-        &anchors(&root),
-        &ValidationOptions::new(SystemTime::now(), Purpose::Sign),
-    )
-    .unwrap();
+    let v = check(&leaf, &root, SystemTime::now(), Purpose::Sign);
     let sig = v.check(Check::CERTIFICATE_SIGNATURES).unwrap();
     assert!(!sig.ok && sig.detail.contains("CN=Leaf"), "{:#?}", v.checks);
     assert!(!v.check(Check::CHAIN).unwrap().ok);
     assert!(!v.check(Check::WEBPKI).unwrap().ok);
     // A good path names how many signatures it checked.
     let good = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&root));
-    let v = validate(
-        &good.der,
-        &[],
-        &anchors(&root),
-        &ValidationOptions::new(SystemTime::now(), Purpose::Sign),
-    )
-    .unwrap();
+    let v = check(&good, &root, SystemTime::now(), Purpose::Sign);
     let sig = v.check(Check::CERTIFICATE_SIGNATURES).unwrap();
     assert!(
         sig.ok && sig.detail.contains("each of 1 certificate"),
@@ -149,13 +136,7 @@ fn extended_key_usage_is_checked_by_both_validators_and_names_what_it_needs() {
     let mut server = Spec::signer("CN=Leaf,C=AZ");
     server.eku = Some(vec![der::oid::db::rfc5280::ID_KP_SERVER_AUTH]);
     let leaf = make(&server, Some(&root));
-    let v = validate(
-        &leaf.der,
-        &[],
-        &anchors(&root),
-        &ValidationOptions::new(SystemTime::now(), Purpose::Sign),
-    )
-    .unwrap();
+    let v = check(&leaf, &root, SystemTime::now(), Purpose::Sign);
     let ours = v.check(Check::EXTENDED_KEY_USAGE).unwrap();
     assert!(!ours.ok, "{ours:?}");
     assert!(
@@ -176,13 +157,7 @@ fn extended_key_usage_is_checked_by_both_validators_and_names_what_it_needs() {
     let leaf = make(&server, Some(&root));
     assert_eq!(at(&leaf, &[], &root, SystemTime::now()), (true, vec![]));
     // Authentication wants clientAuth.
-    let v = validate(
-        &leaf.der,
-        &[],
-        &anchors(&root),
-        &ValidationOptions::new(SystemTime::now(), Purpose::Auth),
-    )
-    .unwrap();
+    let v = check(&leaf, &root, SystemTime::now(), Purpose::Auth);
     let ours = v.check(Check::EXTENDED_KEY_USAGE).unwrap();
     assert!(
         ours.detail
@@ -243,13 +218,7 @@ fn where_the_path_breaks_is_said() {
     let mut alone = Spec::signer("CN=Alone,C=AZ");
     alone.ca = None;
     let alone = make(&alone, None);
-    let v = validate(
-        &alone.der,
-        &[],
-        &anchors(&root),
-        &ValidationOptions::new(now, Purpose::Sign),
-    )
-    .unwrap();
+    let v = check(&alone, &root, now, Purpose::Sign);
     let chain = v.check(Check::CHAIN).unwrap();
     assert!(
         chain
@@ -260,13 +229,7 @@ fn where_the_path_breaks_is_said() {
     // An issuer nobody gave.
     let missing = make(&Spec::ca("CN=Missing CA,C=AZ"), Some(&root));
     let leaf = make(&Spec::signer("CN=Leaf,C=AZ"), Some(&missing));
-    let v = validate(
-        &leaf.der,
-        &[],
-        &anchors(&root),
-        &ValidationOptions::new(now, Purpose::Sign),
-    )
-    .unwrap();
+    let v = check(&leaf, &root, now, Purpose::Sign);
     let chain = v.check(Check::CHAIN).unwrap();
     assert!(
         chain
