@@ -42,6 +42,10 @@ pub struct Core<S, R> {
     pub rng: R,
     /// Volatile session state.
     pub session: Session,
+    /// The minor version of the contract the card presents: normally
+    /// [`CONTRACT_MINOR`](crate::wire::CONTRACT_MINOR); `0` when it
+    /// emulates a version 1.0 card ([`Applet::emulate_contract_1_0`]).
+    pub contract_minor: u8,
 }
 
 /// Identity of a command chain: the parts must agree on it.
@@ -133,6 +137,7 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
                 store,
                 rng,
                 session: Session::default(),
+                contract_minor: crate::wire::CONTRACT_MINOR,
             },
             chain: Chain {
                 buf: [0; OUT_CAP],
@@ -141,6 +146,19 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
             },
             out: Out::default(),
         })
+    }
+
+    /// Presents the card as one implementing contract version 1.0: no
+    /// minor version object `C7`, and PSO: COMPUTE DIGITAL SIGNATURE with
+    /// PIN2 (P2 `AC`) answered `6A86`, as an older card answers it. For
+    /// testing hosts against version 1.0 cards; nothing is stored.
+    pub fn emulate_contract_1_0(&mut self) {
+        self.core.contract_minor = 0;
+    }
+
+    /// The minor version of the contract the card presents (`1` for 1.1).
+    pub fn contract_minor(&self) -> u8 {
+        self.core.contract_minor
     }
 
     /// The store (for saving images and for tests).
@@ -308,10 +326,9 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
             extended: apdu.extended,
             class: apdu.kind,
         };
-        let result = match command::parse(apdu.ins, apdu.p1, apdu.p2, self.chain.data()) {
-            Ok(cmd) => execute(&mut self.core, cmd, ctx, &mut self.out),
-            Err(status) => Err(status),
-        };
+        let result = command::known(self.core.contract_minor, apdu.ins, apdu.p1, apdu.p2)
+            .and_then(|()| command::parse(apdu.ins, apdu.p1, apdu.p2, self.chain.data()))
+            .and_then(|cmd| execute(&mut self.core, cmd, ctx, &mut self.out));
         self.chain.reset();
         (status_of(result), level)
     }

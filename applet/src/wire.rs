@@ -1,14 +1,18 @@
 //! The single definition of every wire constant of the APDU contract
-//! (`shared/spec/applet-apdu.md`, version 1): AID, classes, instructions,
+//! (`shared/spec/applet-apdu.md`, version 1.1): AID, classes, instructions,
 //! references, file identifiers, tags and status words. The host crate imports
 //! these; nothing else declares them.
 
 pub use iso7816::Status;
 
-/// Version of the APDU contract this applet implements.
+/// Version of the APDU contract this applet implements: major (in the
+/// version object `C0`) …
 pub const CONTRACT_VERSION: u8 = 1;
+/// … and minor (the object `C7`; a card without it implements `n.0`).
+/// Contract 1.1 adds PSO: COMPUTE DIGITAL SIGNATURE with its own PIN2.
+pub const CONTRACT_MINOR: u8 = 1;
 /// Applet version reported in GET DATA (major, minor).
-pub const APPLET_VERSION: [u8; 2] = [0, 1];
+pub const APPLET_VERSION: [u8; 2] = [0, 2];
 
 /// Application identifier: proprietary (ISO 7816-5 category F), "ASANIMZA", version 01.
 pub const AID: [u8; 10] = [0xF0, 0x41, 0x53, 0x41, 0x4E, 0x49, 0x4D, 0x5A, 0x41, 0x01];
@@ -100,6 +104,9 @@ pub mod p {
     pub const MSE_DST: u8 = 0xB6;
     /// PSO P1 P2: COMPUTE DIGITAL SIGNATURE.
     pub const PSO_CDS: [u8; 2] = [0x9E, 0x9A];
+    /// PSO P1 P2: COMPUTE DIGITAL SIGNATURE carrying its own PIN2 and key
+    /// reference (contract 1.1).
+    pub const PSO_CDS_WITH_PIN: [u8; 2] = [0x9E, 0xAC];
     /// INS 47 P1: generate a key pair (operator).
     pub const KEY_GENERATE: u8 = 0x80;
     /// INS 47 P1: read the public key.
@@ -114,8 +121,13 @@ pub mod p {
 
 /// Tags.
 pub mod tag {
-    /// Key reference in an MSE control reference template.
+    /// Key reference in an MSE control reference template, and first in
+    /// the data of PSO: CDS with PIN2.
     pub const KEY_REFERENCE: u8 = 0x84;
+    /// The PIN2 block in the data of PSO: CDS with PIN2.
+    pub const PIN_BLOCK: u8 = 0x81;
+    /// The digest in the data of PSO: CDS with PIN2.
+    pub const DIGEST: u8 = 0x90;
     /// Public key template (two bytes).
     pub const PUBLIC_KEY_TEMPLATE: [u8; 2] = [0x7F, 0x49];
     /// EC public point inside the public key template.
@@ -152,6 +164,9 @@ pub mod data_object {
     pub const OBJECTS: u8 = 0xC5;
     /// SCP03 key version and sequence counter (4 bytes).
     pub const SECURE_CHANNEL: u8 = 0xC6;
+    /// Minor version of the APDU contract (1 byte); absent on a card that
+    /// implements version `n.0` of its major version (`C0`).
+    pub const CONTRACT_MINOR: u8 = 0xC7;
     /// All of the above in one constructed object.
     pub const ALL: u8 = 0x6E;
 }

@@ -35,6 +35,8 @@ pub(crate) enum Op {
     Unblock(PinRef, Guess, Option<u32>),
     Mse(bool, u8),
     Sign,
+    /// PSO: CDS with its own PIN2 (contract 1.1), for a key reference.
+    SignWithPin(Guess, u8),
     Auth,
     Select,
     Reset,
@@ -269,6 +271,28 @@ fn step(card: &mut Card, m: &mut Model, op: &Op) -> (u16, u16) {
             });
             (sw, want)
         }
+        Op::SignWithPin(g, key) => {
+            let data = [
+                &[0x84, 0x01, *key, 0x81, 0x08][..],
+                &guess_block(m, PinRef::Pin2, *g),
+                &[0x90, 0x20],
+                &[0x5A; 32],
+            ]
+            .concat();
+            let sw = tx(card, &apdu([0, 0x2A, 0x9E, 0xAC], &data, Some(256))).1;
+            let want = match (g, user_gate(m)) {
+                (Guess::Malformed, _) => 0x6A80,
+                _ if key & 0xF0 != 0x20 => 0x6A88,
+                (_, Some(s)) => s,
+                _ if !KEYS.contains(key) => 0x6A88,
+                (g, None) => match m.check(PinRef::Pin2, matches!(g, Guess::Right)) {
+                    Ok(()) if m.permits(*key) => 0x9000,
+                    Ok(()) => 0x6985,
+                    Err(s) => s,
+                },
+            };
+            (sw, want)
+        }
         Op::Auth => {
             let sw = tx(card, &apdu([0, 0x88, 0, 0], &[0x33; 32], Some(256))).1;
             let want = user_gate(m).unwrap_or(if !m.pins[0].verified {
@@ -332,9 +356,11 @@ fn op() -> impl Strategy<Value = Op> {
         2 => pin.clone().prop_map(Op::Status),
         1 => pin.clone().prop_map(Op::Logout),
         2 => (pin, guess.clone(), any::<u32>()).prop_map(|(p, g, s)| Op::Change(p, g, s)),
-        2 => (user_pin, guess, prop::option::of(any::<u32>())).prop_map(|(p, g, n)| Op::Unblock(p, g, n)),
+        2 => (user_pin, guess.clone(), prop::option::of(any::<u32>())).prop_map(|(p, g, n)| Op::Unblock(p, g, n)),
         2 => (any::<bool>(), 1u8..=3).prop_map(|(s, p)| Op::Mse(s, p)),
         5 => Just(Op::Sign),
+        4 => (guess.clone(), prop::sample::select(vec![0x21u8, 0x22, 0x23, 0x11]))
+            .prop_map(|(g, k)| Op::SignWithPin(g, k)),
         3 => Just(Op::Auth),
         1 => Just(Op::Select),
         1 => Just(Op::Reset),
@@ -398,7 +424,20 @@ proptest! {
 fn model_sanity_sequences() {
     use Guess::*;
     run(&[
+        Op::SignWithPin(Right, 0x21),
         Op::Sign,
+        Op::Verify(PinRef::Pin2, Right),
+        Op::SignWithPin(Right, 0x22),
+        Op::SignWithPin(Wrong, 0x21),
+        Op::Sign,
+        Op::SignWithPin(Right, 0x23),
+        Op::SignWithPin(Malformed, 0x11),
+        Op::SignWithPin(Right, 0x12),
+        Op::SignWithPin(Wrong, 0x21),
+        Op::SignWithPin(Wrong, 0x21),
+        Op::SignWithPin(Wrong, 0x21),
+        Op::SignWithPin(Right, 0x21),
+        Op::Unblock(PinRef::Pin2, Right, None),
         Op::Verify(PinRef::Pin2, Right),
         Op::Sign,
         Op::Sign,
@@ -416,6 +455,7 @@ fn model_sanity_sequences() {
         Op::Terminate,
         Op::Verify(PinRef::Pin1, Right),
         Op::Select,
+        Op::SignWithPin(Right, 0x21),
         Op::Status(PinRef::Pin1),
     ]);
 }

@@ -116,3 +116,57 @@ fn keys_survive_power_cycles() {
     vk.verify_prehash(&digest, &sig)
         .expect("verifies after power cycle");
 }
+
+/// PSO: CDS with PIN2 (contract 1.1) for `key`.
+fn sign_with_pin(card: &mut Card, key: u8, pin2: &[u8], digest: &[u8; 32]) -> (Vec<u8>, u16) {
+    let data = [
+        &[0x84, 0x01, key, 0x81, 0x08][..],
+        &block(PinRef::Pin2, pin2),
+        &[0x90, 0x20],
+        digest,
+    ]
+    .concat();
+    tx(card, &apdu([0, 0x2A, 0x9E, 0xAC], &data, Some(256)))
+}
+
+#[test]
+fn pso_with_pin2_signs_with_the_key_it_names_and_leaves_the_selection() {
+    let mut card = operational();
+    let digest = [0x24u8; 32];
+    let (k21, k22) = (public_key(&mut card, 0x21), public_key(&mut card, 0x22));
+    // MSE selects 22; the command names 21 and signs with 21.
+    expect(&mut card, "002241B6038401 22", 0x9000);
+    let (sig, sw) = sign_with_pin(&mut card, 0x21, PIN2, &digest);
+    assert_eq!(sw, 0x9000);
+    let sig = Signature::from_slice(&sig).unwrap();
+    k21.verify_prehash(&digest, &sig).expect("signed with 21");
+    assert!(k22.verify_prehash(&digest, &sig).is_err());
+    // The selection is still 22.
+    let sig = sign(&mut card, &digest);
+    k22.verify_prehash(&digest, &sig)
+        .expect("VERIFY + PSO still sign with 22");
+    // Naming 22 signs with 22.
+    let (sig, _) = sign_with_pin(&mut card, 0x22, PIN2, &digest);
+    k22.verify_prehash(&digest, &Signature::from_slice(&sig).unwrap())
+        .expect("signed with 22");
+}
+
+#[test]
+fn pso_with_pin2_neither_needs_nor_grants_a_verification() {
+    let mut card = operational();
+    let digest = [0x25u8; 32];
+    // Granted: none.
+    assert_eq!(sign_with_pin(&mut card, 0x21, PIN2, &digest).1, 0x9000);
+    let (_, sw) = tx(&mut card, &apdu([0, 0x2A, 0x9E, 0x9A], &digest, Some(256)));
+    assert_eq!(sw, 0x6982);
+    // A verification made before stays for the PSO it authorises.
+    assert_eq!(verify(&mut card, PinRef::Pin2, PIN2), 0x9000);
+    assert_eq!(sign_with_pin(&mut card, 0x21, PIN2, &digest).1, 0x9000);
+    let (_, sw) = tx(&mut card, &apdu([0, 0x2A, 0x9E, 0x9A], &digest, Some(256)));
+    assert_eq!(sw, 0x9000);
+    // A wrong PIN2 in the command clears a verification, as VERIFY does.
+    assert_eq!(verify(&mut card, PinRef::Pin2, PIN2), 0x9000);
+    assert_eq!(sign_with_pin(&mut card, 0x21, b"99999", &digest).1, 0x63C2);
+    let (_, sw) = tx(&mut card, &apdu([0, 0x2A, 0x9E, 0x9A], &digest, Some(256)));
+    assert_eq!(sw, 0x6982);
+}

@@ -108,6 +108,24 @@ fn reset_pin1_keep_wrong(c: &mut Card, _: &mut Option<Operator>) -> u16 {
     .1
 }
 
+/// PSO: CDS with PIN2 (contract 1.1) for key 21 and `pin2`.
+fn pso_with_pin(c: &mut Card, pin2: &[u8]) -> (Vec<u8>, u16) {
+    let data = [
+        &[0x84, 0x01, 0x21, 0x81, 0x08][..],
+        &block(PinRef::Pin2, pin2),
+        &[0x90, 0x20],
+        &[0x5A; 32],
+    ]
+    .concat();
+    tx(c, &apdu([0, 0x2A, 0x9E, 0xAC], &data, Some(256)))
+}
+fn pso_pin2_right(c: &mut Card, _: &mut Option<Operator>) -> u16 {
+    pso_with_pin(c, PIN2).1
+}
+fn pso_pin2_wrong(c: &mut Card, _: &mut Option<Operator>) -> u16 {
+    pso_with_pin(c, b"99999").1
+}
+
 /// A card whose PIN1 has one wrong try behind it, so a reset changes its counter.
 fn operational_pin1_tried() -> (Card, Option<Operator>) {
     let mut card = operational();
@@ -157,6 +175,19 @@ fn user_commands_are_atomic() {
         "RESET RETRY COUNTER P1 01",
         operational_pin1_tried,
         reset_pin1_keep,
+        &[one_spent],
+    );
+    total += tear(
+        "PSO: CDS with PIN2, wrong",
+        operational_session,
+        pso_pin2_wrong,
+        &[],
+    );
+    let one_spent = spent(operational_session, pso_pin2_wrong);
+    total += tear(
+        "PSO: CDS with PIN2, right",
+        operational_session,
+        pso_pin2_right,
         &[one_spent],
     );
     eprintln!("tearing: user commands: {total} cut points");
@@ -283,4 +314,38 @@ fn a_torn_verify_never_gives_back_a_try() {
     }
     assert_eq!(verify(&mut card, PinRef::Pin2, PIN2), 0x6983);
     let _ = ServiceType::Citizen;
+}
+
+#[test]
+fn a_torn_pso_with_pin2_signs_nothing_and_gives_back_no_try() {
+    // However the writes are cut, a signature comes only after the spent try
+    // was restored: a cut command answers no signature.
+    let (mut card, _) = operational_session();
+    let start = card.store().steps();
+    let (sig, sw) = pso_with_pin(&mut card, PIN2);
+    assert_eq!((sig.len(), sw), (64, 0x9000));
+    let writes = card.store().steps() - start;
+    assert!(writes >= 2, "a try spent, then restored: {writes} writes");
+    for k in 0..writes {
+        let (mut card, _) = operational_session();
+        card.store_mut().fail_after(Some(k));
+        let (data, sw) = pso_with_pin(&mut card, PIN2);
+        assert_eq!((data.len(), sw), (0, 0x6F00), "cut after write {k}");
+    }
+    // Cut right after the decrement, again and again: each time a try is
+    // lost for good, until PIN2 blocks.
+    let mut card = operational();
+    for expected in [2u8, 1, 0] {
+        card.store_mut().fail_after(Some(2));
+        let (data, _) = pso_with_pin(&mut card, PIN2);
+        assert!(data.is_empty());
+        card = power_cycle(card, 7);
+        let (_, sw) = txh(&mut card, "0020008200");
+        if expected == 0 {
+            assert_eq!(sw, 0x6983);
+        } else {
+            assert_eq!(sw, 0x63C0 | u16::from(expected));
+        }
+    }
+    assert_eq!(pso_with_pin(&mut card, PIN2).1, 0x6983);
 }

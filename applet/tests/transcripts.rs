@@ -239,6 +239,10 @@ impl Runner {
                 }
             }
             Directive::ScpEnd => self.host = None,
+            Directive::Contract10 => match self.card.as_mut() {
+                Some(card) => card.emulate_contract_1_0(),
+                None => self.fail(line, "no card".into()),
+            },
         }
     }
 

@@ -43,6 +43,7 @@ fn object<S: Store, R>(core: &Core<S, R>, t: u8, out: &mut Out) -> Result<(), St
             }
             out.tlv(&[t], &v)
         }
+        tag::CONTRACT_MINOR if core.contract_minor > 0 => out.tlv(&[t], &[core.contract_minor]),
         tag::SECURE_CHANNEL => {
             let kvn = state::scp_keys(s)?.kvn;
             let [_, a, b, c] = state::scp_counter(s)?.to_be_bytes();
@@ -58,10 +59,13 @@ fn object<S: Store, R>(core: &Core<S, R>, t: u8, out: &mut Out) -> Result<(), St
                 tag::PIN_STATUS,
                 tag::OBJECTS,
                 tag::SECURE_CHANNEL,
+                tag::CONTRACT_MINOR,
             ] {
                 match object(core, t, &mut inner) {
-                    // No service yet: the object is left out.
-                    Err(Status::KeyReferenceNotFound) if t == tag::SERVICE => {}
+                    // No service yet, or a version 1.0 card: the object is
+                    // left out.
+                    Err(Status::KeyReferenceNotFound)
+                        if t == tag::SERVICE || t == tag::CONTRACT_MINOR => {}
                     r => r?,
                 }
             }

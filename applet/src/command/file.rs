@@ -8,6 +8,18 @@ use crate::state;
 use crate::store::{RecordId, Store};
 use crate::wire::{AID, APPLET_VERSION, CONTRACT_VERSION, Status, data_object, tag};
 
+/// The version objects of the FCI and of GET DATA: `C0` (applet major,
+/// minor, contract major) and, for a card implementing a contract minor
+/// version above 0, `C7` (contract minor).
+pub fn version_objects(contract_minor: u8, out: &mut Out) -> Result<(), Status> {
+    let [major, minor] = APPLET_VERSION;
+    out.tlv(&[data_object::VERSION], &[major, minor, CONTRACT_VERSION])?;
+    if contract_minor > 0 {
+        out.tlv(&[data_object::CONTRACT_MINOR], &[contract_minor])?;
+    }
+    Ok(())
+}
+
 /// SELECT by AID: exact match only; clears all security status.
 pub fn select_applet<S: Store, R>(
     core: &mut Core<S, R>,
@@ -21,9 +33,8 @@ pub fn select_applet<S: Store, R>(
     }
     core.session = Session::default();
     if fci {
-        let [major, minor] = APPLET_VERSION;
         let mut proprietary = Out::default();
-        proprietary.tlv(&[data_object::VERSION], &[major, minor, CONTRACT_VERSION])?;
+        version_objects(core.contract_minor, &mut proprietary)?;
         proprietary.tlv(&[data_object::LIFE_CYCLE], &[lcs.byte()])?;
         let mut body = Out::default();
         body.tlv(&[tag::DF_NAME], &AID)?;

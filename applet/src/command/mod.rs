@@ -104,6 +104,16 @@ pub enum Command<'a> {
         /// The SHA-256 digest.
         digest: &'a [u8],
     },
+    /// PSO: COMPUTE DIGITAL SIGNATURE with its own PIN2 (contract 1.1): the
+    /// key, the PIN2 and the digest in one command.
+    ComputeDigitalSignatureWithPin {
+        /// The signing key.
+        key: KeyRef,
+        /// The PIN2 block.
+        pin2: PinBlock,
+        /// The SHA-256 digest.
+        digest: &'a [u8],
+    },
     /// Read a public key.
     GetPublicKey {
         /// The key.
@@ -198,6 +208,7 @@ pub fn execute<S: Store, R: CryptoRng>(
             | Command::ManageSecurityEnvironment { .. }
             | Command::InternalAuthenticate { .. }
             | Command::ComputeDigitalSignature { .. }
+            | Command::ComputeDigitalSignatureWithPin { .. }
     );
     if user_gated && lcs != LifeCycle::Operational {
         return Err(Status::ConditionsOfUseNotSatisfied);
@@ -215,6 +226,9 @@ pub fn execute<S: Store, R: CryptoRng>(
         }
         Command::ComputeDigitalSignature { digest } => {
             security::compute_signature(core, digest, out)
+        }
+        Command::ComputeDigitalSignatureWithPin { key, pin2, digest } => {
+            security::compute_signature_with_pin(core, key, &pin2, digest, out)
         }
         Command::GetPublicKey { key } => security::get_public_key(core, key, out),
         Command::GetData { tag } => data::get_data(core, tag, out),
@@ -268,6 +282,44 @@ fn two_blocks(first: PinRef, second: PinRef, data: &[u8]) -> Result<(PinBlock, P
         .split_at_checked(limits::PIN_BLOCK)
         .ok_or(Status::WrongLength)?;
     Ok((block(first, a)?, block(second, b)?))
+}
+
+/// Whether a card presenting contract minor version `contract_minor`
+/// knows the command at all: a version 1.0 card answers PSO: CDS with PIN2
+/// (P2 `AC`) `6A86`, whatever its data.
+pub fn known(contract_minor: u8, ins_byte: u8, p1: u8, p2: u8) -> Result<(), Status> {
+    if contract_minor == 0 && ins_byte == ins::PSO && [p1, p2] == p::PSO_CDS_WITH_PIN {
+        return Err(Status::IncorrectP1OrP2Parameter);
+    }
+    Ok(())
+}
+
+/// The data of PSO: CDS with PIN2, exactly `84 01 keyref` `81 08 PIN2-block`
+/// `90 20 digest` in this order: anything else (tags, order, lengths, a
+/// malformed PIN block) is `6A80` and costs no try; a key reference that is
+/// not a signing key is `6A88`.
+fn sign_with_pin(data: &[u8]) -> Result<Command<'_>, Status> {
+    use crate::wire::tag;
+    let malformed = Status::IncorrectDataParameter;
+    let [t_key, l_key, key, t_pin, l_pin, rest @ ..] = data else {
+        return Err(malformed);
+    };
+    let (pin_block, rest) = rest.split_at_checked(limits::PIN_BLOCK).ok_or(malformed)?;
+    let [t_digest, l_digest, digest @ ..] = rest else {
+        return Err(malformed);
+    };
+    let lengths = [*l_key, *l_pin, *l_digest].map(usize::from);
+    if [*t_key, *t_pin, *t_digest] != [tag::KEY_REFERENCE, tag::PIN_BLOCK, tag::DIGEST]
+        || lengths != [1, limits::PIN_BLOCK, limits::SIGN_DIGEST]
+        || digest.len() != limits::SIGN_DIGEST
+    {
+        return Err(malformed);
+    }
+    let pin2 = block(PinRef::Pin2, pin_block)?;
+    let key = KeyRef::from_byte(*key)
+        .filter(|k| k.usage == crate::objects::KeyUsage::Signing)
+        .ok_or(Status::KeyReferenceNotFound)?;
+    Ok(Command::ComputeDigitalSignatureWithPin { key, pin2, digest })
 }
 
 /// Parses a command with its (plain, complete) data.
@@ -384,6 +436,7 @@ pub fn parse(ins_byte: u8, p1: u8, p2: u8, data: &[u8]) -> Result<Command<'_>, S
             }
             Command::InternalAuthenticate { digest: data }
         }
+        (ins::PSO, _) if [p1, p2] == p::PSO_CDS_WITH_PIN => sign_with_pin(data)?,
         (ins::PSO, _) => {
             if [p1, p2] != p::PSO_CDS {
                 return Err(Status::IncorrectP1OrP2Parameter);

@@ -75,13 +75,26 @@ pub fn verify<S: Store, R>(
             }
         }
         VerifyAction::Check(candidate) => {
-            let mut rec = check(core, pin, &candidate)?;
-            rec.tries_left = rec.limit;
-            transact(&mut core.store, |s| write_pin(s, pin, &rec))?;
+            confirm(core, pin, &candidate)?;
             set_verified(core, pin, true);
             Ok(())
         }
     }
+}
+
+/// VERIFY's comparison without its effect on the session: a try spent
+/// and persisted, the comparison, the counter restored on a match (a wrong
+/// PIN clears the PIN's status and answers `63Cx`, a blocked one `6983`).
+/// PSO: CDS with PIN2 checks its PIN2 this way.
+pub fn confirm<S: Store, R>(
+    core: &mut Core<S, R>,
+    pin: PinRef,
+    candidate: &PinBlock,
+) -> Result<(), Status> {
+    let mut rec = check(core, pin, candidate)?;
+    rec.tries_left = rec.limit;
+    transact(&mut core.store, |s| write_pin(s, pin, &rec))?;
+    Ok(())
 }
 
 /// CHANGE REFERENCE DATA: old value, then the new one; clears the PIN's status.

@@ -13,6 +13,7 @@ use crate::applet::Core;
 use crate::command::Template;
 use crate::objects::KeyRef;
 use crate::out::Out;
+use crate::pin::{PinBlock, PinRef};
 use crate::state;
 use crate::store::Store;
 use crate::wire::{Status, limits, tag};
@@ -84,6 +85,26 @@ pub fn compute_signature<S: Store, R: CryptoRng>(
         return Err(Status::SecurityStatusNotSatisfied);
     }
     let key = core.session.sign_key;
+    sign(core, key, digest, out)
+}
+
+/// PSO: COMPUTE DIGITAL SIGNATURE with its own PIN2 (contract 1.1): the
+/// key must exist (`6A88`, no try spent), then PIN2 is checked as VERIFY
+/// checks it (a try spent and persisted before the comparison, restored on
+/// a match; a wrong PIN2 clears the session's PIN2 status), then the service
+/// rules and the signature. It neither needs nor grants a PIN2 verification
+/// in the session and leaves the MSE selection as it is.
+pub fn compute_signature_with_pin<S: Store, R: CryptoRng>(
+    core: &mut Core<S, R>,
+    key: KeyRef,
+    pin2: &PinBlock,
+    digest: &[u8],
+    out: &mut Out,
+) -> Result<(), Status> {
+    if !state::has_key(&core.store, key)? {
+        return Err(Status::KeyReferenceNotFound);
+    }
+    super::pin::confirm(core, PinRef::Pin2, pin2)?;
     sign(core, key, digest, out)
 }
 

@@ -47,11 +47,20 @@ impl Observed {
         for k in 0..3 {
             if after[k] > before[k] {
                 let by = match op {
-                    Op::Verify(q, Guess::Right) | Op::Change(q, Guess::Right, _) => q.index() == k,
-                    Op::Unblock(q, Guess::Right, _) => q.index() == k || k == PinRef::Puk.index(),
+                    Op::Verify(q, Guess::Right) | Op::Change(q, Guess::Right, _) => {
+                        q.index() == k && ok
+                    }
+                    Op::Unblock(q, Guess::Right, _) => {
+                        (q.index() == k || k == PinRef::Puk.index()) && ok
+                    }
+                    // The right PIN2 in PSO: CDS with PIN2 restores its
+                    // counter, also when the service then refuses (6985).
+                    Op::SignWithPin(Guess::Right, _) => {
+                        k == PinRef::Pin2.index() && (ok || sw == 0x6985)
+                    }
                     _ => false,
                 };
-                assert!(by && ok, "{}: PIN #{k} gained tries", at());
+                assert!(by, "{}: PIN #{k} gained tries", at());
             }
         }
         // Blocked stays blocked: only an accepted RESET RETRY COUNTER frees a
@@ -61,6 +70,18 @@ impl Observed {
             assert!(
                 !(self.blocked[q.index()] && ok),
                 "{}: a blocked PIN was accepted",
+                at()
+            );
+        }
+        if let Op::SignWithPin(g, _) = op {
+            assert!(
+                !(ok && self.blocked[PinRef::Pin2.index()]),
+                "{}: signed with a blocked PIN2",
+                at()
+            );
+            assert!(
+                !ok || matches!(g, Guess::Right),
+                "{}: signed with a wrong PIN2",
                 at()
             );
         }
@@ -89,6 +110,9 @@ impl Observed {
                 assert!(!ok || self.verified[1], "{}: signed without PIN2", at());
                 self.verified[1] = false;
             }
+            // It needs no verification and grants none; a wrong PIN2
+            // clears one.
+            Op::SignWithPin(_, _) if sw & 0xFFF0 == 0x63C0 => self.verified[1] = false,
             Op::Auth => assert!(
                 !ok || self.verified[0],
                 "{}: authenticated without PIN1",
@@ -125,6 +149,46 @@ mod observed_catches {
 
     fn verify_pin2(g: Guess) -> Op {
         Op::Verify(PinRef::Pin2, g)
+    }
+
+    #[test]
+    #[should_panic(expected = "signed with a wrong PIN2")]
+    fn a_signature_with_its_own_wrong_pin2() {
+        replay(&[(Op::SignWithPin(Guess::Wrong, 0x21), 0x9000, FULL, FULL)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "signed with a blocked PIN2")]
+    fn a_signature_with_its_own_pin2_while_blocked() {
+        replay(&[
+            (verify_pin2(Guess::Wrong), 0x63C0, [3, 1, 10], PIN2_BLOCKED),
+            (
+                Op::SignWithPin(Guess::Right, 0x21),
+                0x9000,
+                PIN2_BLOCKED,
+                FULL,
+            ),
+        ]);
+    }
+
+    #[test]
+    #[should_panic(expected = "signed without PIN2")]
+    fn a_signature_with_its_own_pin2_grants_no_verification() {
+        replay(&[
+            (Op::SignWithPin(Guess::Right, 0x21), 0x9000, FULL, FULL),
+            (Op::Sign, 0x9000, FULL, FULL),
+        ]);
+    }
+
+    #[test]
+    #[should_panic(expected = "gained tries")]
+    fn a_wrong_pin2_in_the_command_that_restores_tries() {
+        replay(&[(
+            Op::SignWithPin(Guess::Wrong, 0x21),
+            0x63C2,
+            [3, 2, 10],
+            [3, 3, 10],
+        )]);
     }
 
     #[test]

@@ -32,8 +32,13 @@ pub enum Directive {
     Reset,
     PowerCycle,
     PowerCut(usize),
-    Scp { level: u8, keys: StaticKeys },
+    Scp {
+        level: u8,
+        keys: StaticKeys,
+    },
     ScpEnd,
+    /// The card presents contract version 1.0 (until the next power cycle).
+    Contract10,
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +154,7 @@ pub fn parse_directive(text: &str) -> Result<Directive, String> {
             .map(Directive::PowerCut)
             .map_err(|_| format!("bad write count {n:?}")),
         ["scp-end"] => Ok(Directive::ScpEnd),
+        ["contract", "1.0"] => Ok(Directive::Contract10),
         ["scp", level, rest @ ..] => {
             let level =
                 u8::from_str_radix(level, 16).map_err(|_| format!("bad level {level:?}"))?;
