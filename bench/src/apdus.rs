@@ -127,22 +127,43 @@ pub fn run(_o: &Options) -> BoxResult<Section> {
     let sign = |p| move |c: &mut Card| Ok(c.sign(&digest, pin2, p)?);
     row(
         &mut rows,
-        "sign, default profile (citizen)",
-        Some(2),
+        "sign, default profile (citizen): PSO with PIN2",
+        Some(1),
         count(c, sign(CertificateProfile::Citizen))?,
     );
     row(
         &mut rows,
-        "sign, business profile (first: MSE)",
-        None,
+        "sign, business profile: PSO with PIN2 naming the key",
+        Some(1),
         count(c, sign(CertificateProfile::Business))?,
     );
     row(
         &mut rows,
         "sign, business profile again",
-        None,
+        Some(1),
         count(c, sign(CertificateProfile::Business))?,
     );
+    // A card of contract 1.0: VERIFY + PSO (and MSE for another key).
+    c.transport_mut()
+        .inner_mut()
+        .card_mut()
+        .emulate_contract_1_0();
+    c.select()?;
+    row(
+        &mut rows,
+        "sign on a contract 1.0 card, default profile: VERIFY + PSO",
+        Some(2),
+        count(c, sign(CertificateProfile::Citizen))?,
+    );
+    row(
+        &mut rows,
+        "sign on a contract 1.0 card, business profile: MSE + VERIFY + PSO",
+        Some(3),
+        count(c, sign(CertificateProfile::Business))?,
+    );
+    let mut card = fresh(false)?;
+    fx.personalise(&mut card, ServiceType::Business, 0x33)?;
+    let c = &mut card;
     c.select()?;
     let auth =
         |c: &mut Card| Ok(c.authenticate(&digest, &pins.pin1, CertificateProfile::Citizen)?);
@@ -194,7 +215,7 @@ pub fn run(_o: &Options) -> BoxResult<Section> {
     row(
         &mut rows,
         "CMS sign_on_card (asan sign FILE: certificate read + signature)",
-        Some(2),
+        Some(3),
         count(c, |c| {
             Ok(cms::sign_on_card(c, &pins.pin2, p, &digest, &opts)?)
         })?,
@@ -212,7 +233,7 @@ pub fn run(_o: &Options) -> BoxResult<Section> {
     row(
         &mut rows,
         "CMS sign_detached, certificate known to the host",
-        Some(2),
+        Some(1),
         count(c, detached)?,
     );
 

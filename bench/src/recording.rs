@@ -155,6 +155,11 @@ impl<T: Transport> Recording<T> {
     pub fn inner_count(&self) -> u64 {
         self.inner.apdu_count()
     }
+
+    /// The wrapped transport.
+    pub fn inner_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
 }
 
 impl<T: Transport> Exchange for Recording<T> {

@@ -87,9 +87,11 @@ pub fn run(o: &Options) -> BoxResult<Section> {
         return Err(format!("{reader} (port {port}) already holds a card: slot busy").into());
     }
     let vr = VirtualReader::start(&vcard, port, reader, &image)?;
+    let sign_apdus = sign_on_the_wire(reader);
     let result = measure(o, &ctx, &name, reader);
     vr.stop()?;
     let (pcsc_host, pcsc_bare, pcsc_ratio, apdus) = result?;
+    let sign_apdus = sign_apdus?;
 
     // The same loops in-process: the library's own cost per iteration.
     // One personalised card, both loops (a RefCell, as both closures use it).
@@ -144,6 +146,11 @@ pub fn run(o: &Options) -> BoxResult<Section> {
             "  PcscTransport's fresh zeroed {}-byte receive buffer: {buffer_us:.2} us per APDU",
             pcsc::MAX_BUFFER_SIZE_EXTENDED
         ),
+        format!(
+            "  a signature (AsanCard::open + sign, as `asan sign --digest`): {sign_apdus} APDUs \
+             on the wire, the SELECT that found the card included (target 2: {})",
+            if sign_apdus <= 2 { "met" } else { "MISSED" }
+        ),
         "in-process (no pcscd), per iteration:".to_owned(),
         format!("  host library (AsanCard over VirtualTransport): {mem_host:.2} us"),
         format!("  bare VirtualCard::transmit: {mem_bare:.2} us"),
@@ -170,9 +177,23 @@ pub fn run(o: &Options) -> BoxResult<Section> {
             "in_process_bare_us": r3(mem_bare),
             "library_cost_us": r3(mem_host - mem_bare),
             "receive_buffer_us_per_apdu": r3(buffer_us),
+            "sign_apdus_on_the_wire": sign_apdus,
         }),
         lines,
     })
+}
+
+/// What `asan sign --digest` sends through pcscd: the card found (its
+/// SELECT) and one signature; every APDU `PcscTransport` transmitted.
+fn sign_on_the_wire(reader: &str) -> BoxResult<u64> {
+    let pins = crate::fixture::pins()?;
+    let mut card = AsanCard::open(PcscTransport::connect(Some(reader))?)?;
+    card.sign(
+        &[0x5A; 32],
+        &pins.pin2,
+        asan_applet::CertificateProfile::Citizen,
+    )?;
+    Ok(card.transport().apdu_count())
 }
 
 /// Both loops on the card in `reader`: host and bare per-iteration

@@ -126,7 +126,7 @@ pub struct Apdus<'t> {
     trace: Option<&'t mut dyn FnMut(&str)>,
 }
 
-fn split_sw(rapdu: &[u8]) -> Result<(&[u8], u16)> {
+pub(crate) fn split_sw(rapdu: &[u8]) -> Result<(&[u8], u16)> {
     match rapdu.split_last_chunk::<2>() {
         Some((data, [sw1, sw2])) => Ok((data, u16::from_be_bytes([*sw1, *sw2]))),
         None => Err(Error::InvalidResponse(match rapdu.len() {
@@ -265,7 +265,8 @@ impl<'t> Apdus<'t> {
         extended: bool,
         secret: bool,
     ) -> Result<(Vec<u8>, u16)> {
-        let capdu = encode(header, data, le, extended);
+        // A command with a PIN block is encoded into memory that is wiped.
+        let capdu = zeroize::Zeroizing::new(encode(header, data, le, extended));
         let secret_from = secret.then_some(if extended { 7 } else { 5 });
         self.raw(&capdu, secret_from)
     }

@@ -70,6 +70,8 @@ pub struct AsanCard<T: Transport> {
     public_keys: Vec<(KeyRef, PublicKey)>,
     /// What other programs did that we recovered from, not yet taken.
     interference: Vec<Interference>,
+    /// The APDU contract version the card's FCI states (major, minor).
+    contract: (u8, u8),
 }
 
 impl<T: Transport> std::fmt::Debug for AsanCard<T> {
@@ -95,8 +97,21 @@ impl<T: Transport> AsanCard<T> {
             selected: [KeyRef::DEFAULT_AUTHENTICATION, KeyRef::DEFAULT_SIGNING],
             public_keys: Vec::new(),
             interference: Vec::new(),
+            contract: (1, 0),
         };
-        card.select()?;
+        match card.transport.connect_select() {
+            // The transport found the card by this very SELECT: take its
+            // answer rather than sending another.
+            Some((capdu, rapdu)) => {
+                if let Some(t) = card.trace.as_mut() {
+                    t(&format!("> {}", hex::encode_upper(&capdu)));
+                    t(&format!("< {}", hex::encode_upper(&rapdu)));
+                }
+                let (data, sw) = crate::apdu::split_sw(&rapdu)?;
+                card.selected_answer(data, sw)?;
+            }
+            None => card.select()?,
+        }
         Ok(card)
     }
 
@@ -147,21 +162,37 @@ impl<T: Transport> AsanCard<T> {
 
     /// SELECT of the applet (clears the card's security status).
     pub fn select(&mut self) -> Result<()> {
-        let select = crate::transport::pcsc::select_apdu();
-        let r = self
-            .send(&Command::new([select[0], select[1], select[2], select[3]]).data(&select[5..]))?;
-        self.selected = [KeyRef::DEFAULT_AUTHENTICATION, KeyRef::DEFAULT_SIGNING];
-        match r.sw {
-            0x9000 if r.data.is_empty() => Ok(()),
-            0x9000 => Err(Error::InvalidResponse(
-                "SELECT answered data it was not asked for".into(),
-            )),
-            0x6A82 => Err(Error::NoCard("the card has no Asan İmza applet".into())),
-            sw => Err(Error::Status {
-                command: "SELECT",
-                sw,
-            }),
+        let r = self.send(
+            &Command::new([0x00, ins::SELECT, p::SELECT_BY_NAME, p::SELECT_RETURN_FCI])
+                .data(&asan_applet::wire::AID)
+                .le(0),
+        )?;
+        self.selected_answer(&r.data, r.sw)
+    }
+
+    /// Takes in the answer to a SELECT of the applet: the contract version
+    /// its FCI states; the MSE selection back at the Citizen keys.
+    fn selected_answer(&mut self, fci: &[u8], sw: u16) -> Result<()> {
+        match sw {
+            0x9000 => {}
+            0x6A82 => return Err(Error::NoCard("the card has no Asan İmza applet".into())),
+            sw => {
+                return Err(Error::Status {
+                    command: "SELECT",
+                    sw,
+                });
+            }
         }
+        self.selected = [KeyRef::DEFAULT_AUTHENTICATION, KeyRef::DEFAULT_SIGNING];
+        self.contract = info::contract_in_fci(fci)?;
+        Ok(())
+    }
+
+    /// The APDU contract version the card states in its FCI (major, minor):
+    /// `(1, 1)` for a card with PSO: CDS carrying its own PIN2, `(1, 0)`
+    /// for an older card (or one whose SELECT answers no FCI).
+    pub fn contract_version(&self) -> (u8, u8) {
+        self.contract
     }
 
     /// GET DATA of one object; returns its value.

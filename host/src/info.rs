@@ -88,8 +88,9 @@ pub struct CardInfo {
     pub keys: Vec<KeyInfo>,
     /// Applet version `major.minor`.
     pub applet_version: String,
-    /// APDU contract version.
-    pub contract_version: u8,
+    /// APDU contract version: `1.0`, or `1.1` for a card with PSO: CDS
+    /// carrying its own PIN2.
+    pub contract_version: String,
     /// SCP03 key version.
     pub scp_key_version: u8,
     /// SCP03 sequence counter.
@@ -161,6 +162,38 @@ pub fn parse_pins(v: &[u8]) -> Result<PinsInfo> {
     }
 }
 
+/// The contract version (major, minor) an FCI (the answer to SELECT with
+/// P2 `00`) states: `C0` (applet major, minor, contract major) and `C7`
+/// (contract minor, absent for `n.0`), in `6F { 84 AID, A5 { … } }`. An
+/// empty answer is a version 1.0 card.
+pub fn contract_in_fci(fci: &[u8]) -> Result<(u8, u8)> {
+    if fci.is_empty() {
+        return Ok((1, 0));
+    }
+    let bad = |what: &str| Error::InvalidResponse(format!("the SELECT answer (FCI): {what}"));
+    let body = tlv::expect(fci, u16::from(asan_applet::wire::tag::FCI))
+        .map_err(|e| bad(&e.to_string()))?;
+    let proprietary = tlv::all(body)
+        .map_err(|e| bad(&e.to_string()))?
+        .into_iter()
+        .find(|t| t.tag == u16::from(asan_applet::wire::tag::FCI_PROPRIETARY))
+        .ok_or_else(|| bad("no proprietary data (A5)"))?;
+    let mut major = None;
+    let mut minor = 0;
+    for t in tlv::all(proprietary.value).map_err(|e| bad(&e.to_string()))? {
+        match (u8::try_from(t.tag).unwrap_or(0), t.value) {
+            (tag::VERSION, [_, _, contract]) => major = Some(*contract),
+            (tag::VERSION, _) => return Err(bad("the version object is not 3 bytes")),
+            (tag::CONTRACT_MINOR, [m]) => minor = *m,
+            (tag::CONTRACT_MINOR, _) => {
+                return Err(bad("the contract minor version is not 1 byte"));
+            }
+            _ => {}
+        }
+    }
+    Ok((major.ok_or_else(|| bad("no version object (C0)"))?, minor))
+}
+
 /// Decodes the answer to GET DATA `6E`.
 pub fn parse(answer: &[u8]) -> Result<CardInfo> {
     let inner = tlv::expect(answer, u16::from(tag::ALL))?;
@@ -170,6 +203,7 @@ pub fn parse(answer: &[u8]) -> Result<CardInfo> {
     let mut pins = None;
     let mut keys = None;
     let mut version = None;
+    let mut minor = 0;
     let mut scp = None;
     for t in tlv::all(inner)? {
         let v = t.value;
@@ -215,6 +249,10 @@ pub fn parse(answer: &[u8]) -> Result<CardInfo> {
                 }
                 keys = Some(list);
             }
+            tag::CONTRACT_MINOR => match v {
+                [m] => minor = *m,
+                _ => return Err(bad("contract minor version")),
+            },
             tag::SECURE_CHANNEL => match v {
                 [kvn, a, b, c] => scp = Some((*kvn, u32::from_be_bytes([0, *a, *b, *c]))),
                 _ => return Err(bad("secure channel")),
@@ -232,7 +270,7 @@ pub fn parse(answer: &[u8]) -> Result<CardInfo> {
         pins: pins.ok_or_else(|| bad("no PIN status"))?,
         keys: keys.ok_or_else(|| bad("no key status"))?,
         applet_version,
-        contract_version,
+        contract_version: format!("{contract_version}.{minor}"),
         scp_key_version,
         scp_sequence_counter,
     })

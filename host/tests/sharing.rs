@@ -12,6 +12,10 @@
 //! noticed, reported as `Interference`, and the operation done again with
 //! MSE; an operation disturbed every time is given up after three attempts
 //! with `Error::Interference`; a wrong PIN is never tried twice.
+//!
+//! Those checks are for cards of contract 1.0 (VERIFY, then PSO), so the
+//! signing tests run on a card emulating 1.0. On a 1.1 card a signature is
+//! one command carrying its own PIN2: [`a_contract_1_1_card_signs_in_one_command_whatever_others_send`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use asan_applet::scp03::{SecurityLevel, StaticKeys};
@@ -132,8 +136,14 @@ fn pin2() -> Pin2 {
     Pin2::new("12345").unwrap()
 }
 
-/// A Business card (Citizen and Business keys), shared, with `plan`.
+/// A Business card (Citizen and Business keys) of contract 1.0, shared,
+/// with `plan`.
 fn business_card(plan: Vec<Intrusion>) -> Card {
+    business_card_of(plan, false)
+}
+
+/// A Business card, shared, with `plan`; of contract 1.1 or 1.0.
+fn business_card_of(plan: Vec<Intrusion>, contract_1_1: bool) -> Card {
     let keys = StaticKeys::default_test_keys();
     let level = SecurityLevel::from_byte(0x03).unwrap();
     let mut card = AsanCard::open(VirtualTransport::in_memory().unwrap()).unwrap();
@@ -157,7 +167,10 @@ fn business_card(plan: Vec<Intrusion>) -> Card {
         op.activate()
     })
     .unwrap();
-    let inner = card.into_transport();
+    let mut inner = card.into_transport();
+    if !contract_1_1 {
+        inner.card_mut().emulate_contract_1_0();
+    }
     let shared = Shared {
         inner,
         plan,
@@ -168,6 +181,8 @@ fn business_card(plan: Vec<Intrusion>) -> Card {
     let mut card = AsanCard::open(shared).unwrap();
     // Our own transactions count from here.
     card.transport_mut().transactions = 0;
+    let expected = if contract_1_1 { (1, 1) } else { (1, 0) };
+    assert_eq!(card.contract_version(), expected);
     card
 }
 
@@ -429,5 +444,70 @@ fn a_key_the_card_lacks_is_named_and_costs_no_try() {
         "{e:?}"
     );
     assert_eq!(card.transport().ours, [vec![GET_PUBLIC_KEY]]);
+    assert_eq!(tries(&mut card, PinRef::Pin2), 3);
+}
+
+/// PSO: CDS with PIN2 (contract 1.1) for `key` (INS 2A, P2 AC).
+const PSO_WITH_PIN: u8 = 0x2A;
+
+#[test]
+fn a_contract_1_1_card_signs_in_one_command_whatever_others_send() {
+    // Another program's MSE, SELECT and PSO right before our command: none
+    // changes which key signs or uses a verification of ours (there is none
+    // to use), and nothing has to be done again.
+    let theirs = [0x77; 32];
+    let plan = vec![
+        intrusion(0, 0, MSE_DST_BUSINESS),
+        intrusion(1, 0, &select_apdu()),
+        intrusion(2, 0, &pso(&theirs)),
+        intrusion(3, 0, &pso(&theirs)),
+    ];
+    let mut card = business_card_of(plan, true);
+    let digest = [0x31; 32];
+    let before = card.transport().apdu_count();
+    let mut signatures = Vec::new();
+    for profile in [
+        CertificateProfile::Citizen,
+        CertificateProfile::Citizen,
+        CertificateProfile::Business,
+        CertificateProfile::Citizen,
+    ] {
+        signatures.push((profile, card.sign(&digest, &pin2(), profile).unwrap()));
+    }
+    let ours = card.transport().ours.clone();
+    assert_eq!(
+        ours,
+        vec![vec![PSO_WITH_PIN]; 4],
+        "one command per signature"
+    );
+    // Ours: 4 APDUs; the intruder's: 4.
+    assert_eq!(card.transport().apdu_count() - before, 8);
+    assert_eq!(
+        card.transport().theirs,
+        [0x9000, 0x9000, 0x6982, 0x6982],
+        "the intruder's PSOs find no verification"
+    );
+    assert!(card.take_interference().is_empty());
+    for (profile, signature) in signatures {
+        let key = KeyRef::new(profile, KeyUsage::Signing);
+        assert!(verifies(&mut card, key, &digest, &signature), "{profile:?}");
+    }
+    // A wrong PIN2 costs one try and signs nothing; the right one restores.
+    let wrong = Pin2::new("99999").unwrap();
+    match card.sign(&digest, &wrong, CertificateProfile::Citizen) {
+        Err(Error::WrongPin {
+            pin: PinRef::Pin2,
+            tries_left: 2,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    card.sign(&digest, &pin2(), CertificateProfile::Citizen)
+        .unwrap();
+    assert_eq!(tries(&mut card, PinRef::Pin2), 3);
+    // A key the card lacks: named, and no try spent.
+    let e = card
+        .sign(&digest, &pin2(), CertificateProfile::Governmental)
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound(_)), "{e}");
     assert_eq!(tries(&mut card, PinRef::Pin2), 3);
 }

@@ -78,6 +78,12 @@ impl VirtualReader {
     /// Starts a virtual card on `port` with its image at `state`, and waits
     /// until pcscd reports a card in that reader.
     pub fn start(port: u16, state: &Path) -> Self {
+        Self::start_with(port, state, &[])
+    }
+
+    /// [`VirtualReader::start`] with more `asan-vcard` arguments (such as
+    /// `--contract 1.0`).
+    pub fn start_with(port: u16, state: &Path, args: &[String]) -> Self {
         let ctx = pcsc_context();
         let log = std::fs::File::create(state.with_extension("log")).unwrap();
         let child = Command::new(vcard_binary())
@@ -86,6 +92,7 @@ impl VirtualReader {
             .arg("--vpcd")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--verbose")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

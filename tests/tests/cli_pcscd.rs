@@ -266,6 +266,7 @@ fn the_cli_through_pcscd() {
     );
 
     // --trace: APDUs on stderr, the PIN block as ***.
+    let card_lines = reader.log().lines().count();
     let out = asan(
         &[
             &by_reader[..],
@@ -275,12 +276,39 @@ fn the_cli_through_pcscd() {
         &[("ASAN_PIN2", "12345")],
     );
     assert!(verifies(&sign_key, &digest, out.ok()));
-    assert!(
-        out.stderr.lines().any(|l| l.ends_with("0020008208 ***")),
+    // Contract 1.1: the SELECT that found the card and one PSO: CDS
+    // carrying its PIN2 — two APDUs on the wire.
+    let sent: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("asan: > "))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "asan: > 00A404000AF04153414E494D5A410100",
+            "asan: > 002A9EAC2F ***"
+        ],
         "{}",
         out.stderr
     );
     assert!(!out.stderr.contains("3132333435"), "{}", out.stderr);
+    // The card's own log agrees: it received exactly these two APDUs.
+    let log = reader.log();
+    let received: Vec<&str> = log
+        .lines()
+        .skip(card_lines)
+        .filter(|l| l.contains(" -> "))
+        .collect();
+    assert_eq!(received.len(), 2, "{received:#?}");
+    assert!(
+        received[0].contains("00 A4 04 00 (16 bytes) -> 9000"),
+        "{received:#?}"
+    );
+    assert!(
+        received[1].contains("00 2A 9E AC (53 bytes) -> 9000 (64 bytes of data)"),
+        "{received:#?}"
+    );
 
     // A second card: a substring that matches both readers is ambiguous,
     // a precise one picks the second.

@@ -4,6 +4,10 @@
 //! take turns on it. Every card is personalised with the `asan` CLI (`ca
 //! init`, `provision --ca`, PINs 1234/12345/12345678 from the environment).
 //!
+//! Cards are of contract 1.1 (a signature is one PSO: CDS carrying its
+//! PIN2) unless a test says it runs on one of contract 1.0 (`asan-vcard
+//! --contract 1.0`: VERIFY, then PSO, and the checks that path needs).
+//!
 //! Covered:
 //! * `signers.rs`: two `asan` processes at a time signing 100 different
 //!   digests each (two threads, each starting one `asan --json sign
@@ -17,16 +21,22 @@
 //!   next right VERIFY); and with a third program that sends its PSO
 //!   without a transaction, which pcsc-lite may run inside `asan`'s
 //!   transaction: every such PSO that got a signature is matched by an
-//!   `asan` warning that its verification was used, and `asan` signed again.
+//!   `asan` warning that its verification was used, and `asan` signed again
+//!   (on a 1.0 card); on a 1.1 card the same bare prober never gets
+//!   anything but `6982`, no signature is redone, and the card's log shows
+//!   one PSO with PIN2 per signature and nothing else.
 //! * `keys.rs`: on a Business card, a citizen and a business signer while
 //!   raw MSE SET DST (business key) come from six threads: every signature
 //!   `asan` hands out is made with the key of its profile (it checks each
 //!   against the key's public key and signs again when another program had
-//!   selected another key).
+//!   selected another key) on a 1.0 card; on a 1.1 card with nothing
+//!   disturbed at all.
 //! * `kills.rs`: the `asan-vcard` process killed (SIGKILL) at several
-//!   moments of a signing loop — right after VERIFY, right after the PSO,
-//!   while VERIFY is on its way, timed to the end of VERIFY's processing, at
-//!   a random time: the `asan` in flight ends within seconds
+//!   moments of a signing loop — on a 1.0 card right after VERIFY, right
+//!   after the PSO, after the SELECT, timed to the end of VERIFY's
+//!   processing, at a random time; on a 1.1 card right after the PSO with
+//!   PIN2, after the SELECT, timed to the end of its processing, at a random
+//!   time: the `asan` in flight ends within seconds
 //!   (`ASAN_TIMEOUT=5`) with one `asan: …` line and no panic; the card
 //!   restarted on the same image loads it, is operational, has PIN2 at 3 or
 //!   2 tries (a kill between VERIFY's decrement of the counter and its

@@ -143,6 +143,13 @@ impl<S: Store> VirtualCard<S> {
         Ok(out)
     }
 
+    /// Presents the card as one implementing contract version 1.0 (no
+    /// PSO: CDS with PIN2), for testing hosts against older cards; kept
+    /// across power cycles of this process, never stored in the image.
+    pub fn emulate_contract_1_0(&mut self) {
+        self.applet.emulate_contract_1_0();
+    }
+
     /// The store (to inspect a card in tests).
     pub fn store(&self) -> &S {
         self.applet.store()

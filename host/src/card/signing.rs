@@ -173,6 +173,15 @@ impl<T: Transport> AsanCard<T> {
         pin2: &Pin2,
         profile: CertificateProfile,
     ) -> Result<RawSignature> {
+        let key = KeyRef::new(profile, KeyUsage::Signing);
+        if self.contract >= (1, 1) {
+            match self.sign_with_pin(key, digest, pin2) {
+                // The card does not know the command after all (its FCI
+                // said otherwise): sign the version 1.0 way from now on.
+                Err(Error::Status { sw: 0x6A86, .. }) => self.contract = (1, 0),
+                result => return result,
+            }
+        }
         let [p1, p2] = p::PSO_CDS;
         self.signature(&Operation {
             key: KeyRef::new(profile, KeyUsage::Signing),
@@ -183,6 +192,40 @@ impl<T: Transport> AsanCard<T> {
             name: "PSO: COMPUTE DIGITAL SIGNATURE",
             digest,
         })
+    }
+
+    /// PSO: COMPUTE DIGITAL SIGNATURE with its own PIN2 (contract 1.1): the
+    /// key reference, the PIN2 block and the digest in one command, so no
+    /// other program can come between a verification and the signature, and
+    /// neither MSE nor VERIFY nor a public-key check is needed. The data is
+    /// built in memory that is wiped afterwards.
+    fn sign_with_pin(
+        &mut self,
+        key: KeyRef,
+        digest: &[u8; 32],
+        pin2: &Pin2,
+    ) -> Result<RawSignature> {
+        let block = pin2.block();
+        let mut data = zeroize::Zeroizing::new(Vec::with_capacity(47));
+        data.extend_from_slice(&[tag::KEY_REFERENCE, 1, key.byte(), tag::PIN_BLOCK, 8]);
+        data.extend_from_slice(block.as_bytes());
+        data.extend_from_slice(&[tag::DIGEST, 32]);
+        data.extend_from_slice(digest);
+        let [p1, p2] = p::PSO_CDS_WITH_PIN;
+        let name = "PSO: COMPUTE DIGITAL SIGNATURE";
+        let mut signature = None;
+        self.exclusive(|a| {
+            let r = a.send(
+                &Command::new([0x00, ins::PSO, p1, p2])
+                    .data(&data)
+                    .le(0)
+                    .secret(),
+            )?;
+            check(name, r.sw, Some(PinRef::Pin2)).map_err(|e| missing(e, key))?;
+            signature = Some(raw_signature(&r.data)?);
+            Ok(())
+        })?;
+        signature.ok_or_else(|| Error::InvalidResponse(format!("{name} answered nothing")))
     }
 
     /// Tells which public key `key` has (for example from its certificate),

@@ -65,6 +65,10 @@ impl Transport for AnyTransport {
     fn apdu_count(&self) -> u64 {
         self.inner_ref().apdu_count()
     }
+
+    fn connect_select(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.inner().connect_select()
+    }
 }
 
 /// Opens the card the command line names: `--virtual FILE`, or the PC/SC

@@ -36,6 +36,13 @@ pub trait Transport: Exchange {
 
     /// Counts of APDUs sent so far (for tests and benchmarks).
     fn apdu_count(&self) -> u64;
+
+    /// The SELECT of the applet (C-APDU, R-APDU) the transport sent to find
+    /// the card, if nothing was sent since; handed out once. The card
+    /// library takes it instead of sending another SELECT.
+    fn connect_select(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+        None
+    }
 }
 
 impl<T: Exchange + ?Sized> Exchange for &mut T {

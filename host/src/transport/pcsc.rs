@@ -59,16 +59,18 @@ fn readers(ctx: &Context) -> Result<Vec<CString>> {
     }
 }
 
-/// The SELECT of our applet, without response data.
+/// The SELECT of our applet, asking for its FCI (which states the contract
+/// version).
 pub fn select_apdu() -> Vec<u8> {
     let mut v = vec![
         0x00,
         ins::SELECT,
         p::SELECT_BY_NAME,
-        p::SELECT_NO_DATA,
+        p::SELECT_RETURN_FCI,
         AID.len() as u8,
     ];
     v.extend_from_slice(&AID);
+    v.push(0x00);
     v
 }
 
@@ -90,11 +92,13 @@ fn raw_transmit(card: &Card, capdu: &[u8]) -> std::result::Result<Vec<u8>, PcscE
     Ok(answer)
 }
 
-fn selects(card: &Card) -> bool {
-    matches!(
-        raw_transmit(card, &select_apdu()).as_deref(),
-        Ok([.., 0x90, 0x00])
-    )
+/// SELECTs our applet: its answer when the card has it (`9000`, or `61xx`
+/// when a T=0 card keeps the FCI for GET RESPONSE).
+fn selects(card: &Card) -> Option<Vec<u8>> {
+    match raw_transmit(card, &select_apdu()) {
+        Ok(r) if matches!(r.as_slice(), [.., 0x90, 0x00] | [.., 0x61, _]) => Some(r),
+        _ => None,
+    }
 }
 
 fn leave(card: Card) {
@@ -123,7 +127,7 @@ pub fn list_readers() -> Result<Vec<ReaderReport>> {
                     .status2_owned()
                     .ok()
                     .map(|s| hex::encode_upper(s.atr()));
-                report.asan_imza = selects(&card);
+                report.asan_imza = selects(&card).is_some();
                 leave(card);
             }
             Err(PcscError::SharingViolation) => report.card_present = true,
@@ -141,6 +145,8 @@ pub struct PcscTransport {
     reader: CString,
     extended: bool,
     count: u64,
+    /// The SELECT that found the card, until something else is sent.
+    connect_select: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for PcscTransport {
@@ -157,7 +163,7 @@ impl PcscTransport {
     pub fn connect(reader: Option<&str>) -> Result<Self> {
         let ctx = context()?;
         let names = readers(&ctx)?;
-        let mut found: Vec<(CString, Card)> = Vec::new();
+        let mut found: Vec<(CString, Card, Vec<u8>)> = Vec::new();
         let mut busy = false;
         let mut present = 0;
         for name in names {
@@ -167,8 +173,8 @@ impl PcscTransport {
             match guard(|| ctx.connect(&name, ShareMode::Shared, Protocols::ANY)) {
                 Ok(card) => {
                     present += 1;
-                    if selects(&card) {
-                        found.push((name, card));
+                    if let Some(answer) = selects(&card) {
+                        found.push((name, card, answer));
                     } else {
                         leave(card);
                     }
@@ -179,7 +185,7 @@ impl PcscTransport {
         }
         match found.len() {
             1 => {
-                let Some((reader, card)) = found.pop() else {
+                let Some((reader, card, answer)) = found.pop() else {
                     return Err(Error::NoReader);
                 };
                 let extended = matches!(
@@ -191,7 +197,11 @@ impl PcscTransport {
                     card: Some(card),
                     reader,
                     extended,
-                    count: 0,
+                    // The SELECT that found the card is on the wire too.
+                    count: 1,
+                    connect_select: answer
+                        .ends_with(&[0x90, 0x00])
+                        .then(|| (select_apdu(), answer)),
                 })
             }
             0 if busy => Err(Error::SharingViolation),
@@ -203,9 +213,9 @@ impl PcscTransport {
             _ => {
                 let names = found
                     .iter()
-                    .map(|(n, _)| n.to_string_lossy().into_owned())
+                    .map(|(n, _, _)| n.to_string_lossy().into_owned())
                     .collect();
-                for (_, card) in found {
+                for (_, card, _) in found {
                     leave(card);
                 }
                 Err(Error::AmbiguousReader(names))
@@ -232,7 +242,7 @@ impl PcscTransport {
             .ok_or_else(|| Error::Transport("disconnected".into()))?;
         guard(|| card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard))
             .map_err(map_error)?;
-        if !selects(card) {
+        if selects(card).is_none() {
             return Err(Error::NoCard(
                 "the card no longer answers SELECT after a reset".into(),
             ));
@@ -244,6 +254,7 @@ impl PcscTransport {
 impl Exchange for PcscTransport {
     fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>> {
         self.count += 1;
+        self.connect_select = None;
         match raw_transmit(self.card()?, capdu) {
             Ok(r) => Ok(r),
             Err(PcscError::ResetCard) => {
@@ -278,6 +289,7 @@ impl Transport for PcscTransport {
                 .card
                 .as_mut()
                 .ok_or_else(|| Error::Transport("disconnected".into()))?;
+            self.connect_select = None;
             match guard(|| card.transaction()) {
                 Ok(tx) => {
                     let result = f(&mut InTransaction {
@@ -307,6 +319,10 @@ impl Transport for PcscTransport {
 
     fn apdu_count(&self) -> u64 {
         self.count
+    }
+
+    fn connect_select(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.connect_select.take()
     }
 }
 

@@ -25,15 +25,17 @@ fn trace_logs_every_apdu_with_pin_blocks_as_stars() {
         .run();
     assert!(verifies(&image.sign_key, &digest, out.ok()));
     assert_eq!(out.ok().lines().count(), 1, "the trace goes to stderr only");
-    assert_pin_blocks_hidden(&out.stderr, "0020008208");
+    // Contract 1.1: one PSO: CDS carrying the key, PIN2 and digest — all of
+    // its data hidden, since it holds the PIN2 block.
+    assert_pin_blocks_hidden(&out.stderr, "002A9EAC2F");
     assert!(!out.stderr.contains("3132333435"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("00A4040C0AF04153414E494D5A4101"),
+        out.stderr.contains("00A404000AF04153414E494D5A410100"),
         "{}",
         out.stderr
     );
-    let pso = format!("002A9E9A20{}", hex::encode_upper(&digest));
-    assert!(out.stderr.contains(&pso), "{}", out.stderr);
+    let lines = out.stderr.lines().filter(|l| l.contains("> ")).count();
+    assert_eq!(lines, 2, "SELECT and the signature: {}", out.stderr);
     assert!(out.stderr.contains("9000"));
 
     // VERIFY of PIN1, a wrong one, CHANGE REFERENCE DATA, RESET RETRY COUNTER.

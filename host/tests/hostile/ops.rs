@@ -89,6 +89,8 @@ pub enum Op {
     AuthenticateBusiness,
     Sign,
     SignGovernmental,
+    /// `sign` on a card whose FCI states contract 1.1: one PSO with PIN2.
+    SignContract11,
     PublicKey,
     ReadCertificateDer,
     ReadCertificate,
@@ -102,7 +104,7 @@ pub enum Op {
 /// answer there may make them try again, so they are not in `OPS`).
 pub const SHARED_OPS: [Op; 2] = [Op::SignShared, Op::AuthenticateShared];
 
-pub const OPS: [Op; 17] = [
+pub const OPS: [Op; 18] = [
     Op::Open,
     Op::Info,
     Op::PinStatus,
@@ -117,10 +119,14 @@ pub const OPS: [Op; 17] = [
     Op::AuthenticateBusiness,
     Op::Sign,
     Op::SignGovernmental,
+    Op::SignContract11,
     Op::PublicKey,
     Op::ReadCertificateDer,
     Op::ReadCertificate,
 ];
+
+/// The FCI of a contract 1.1 card: `6F { 84 AID, A5 { C0 000201, C7 01, C2 05 } }`.
+pub const FCI_1_1: &str = "6F19 840AF04153414E494D5A4101 A50B C003000201 C70101 C20105 9000";
 
 /// What each position of an exchange carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,7 +152,10 @@ pub enum Slot {
 impl Op {
     /// The good answers, SELECT first, with what each position carries.
     pub fn good(self) -> Vec<(Slot, Vec<u8>)> {
-        let select = (Slot::Select, hx(OK));
+        let select = match self {
+            Op::SignContract11 => (Slot::Select, hx(FCI_1_1)),
+            _ => (Slot::Select, hx(OK)),
+        };
         let cert = certificate();
         let rest: Vec<(Slot, Vec<u8>)> = match self {
             Op::Open => vec![],
@@ -161,6 +170,7 @@ impl Op {
             | Op::UnblockPin => {
                 vec![(Slot::NoData, hx(OK))]
             }
+            Op::SignContract11 => vec![(Slot::Signature, signature_answer(64))],
             Op::Authenticate | Op::Sign => vec![
                 (Slot::NoData, hx(OK)),
                 (Slot::Signature, signature_answer(64)),
@@ -239,6 +249,9 @@ impl Op {
                 .map(|s| format!("signature {:02X?}", &s[..4])),
             Op::SignGovernmental => card
                 .sign(&digest, &pin2, CertificateProfile::Governmental)
+                .map(|s| format!("signature {:02X?}", &s[..4])),
+            Op::SignContract11 => card
+                .sign(&digest, &pin2, CertificateProfile::Citizen)
                 .map(|s| format!("signature {:02X?}", &s[..4])),
             Op::SignShared => card
                 .sign(&digest, &pin2, CertificateProfile::Citizen)

@@ -61,6 +61,13 @@ fn status_words_become_typed_errors() {
         (Op::SignGovernmental, 1, 0x6985, Want::Conditions),
         (Op::SignGovernmental, 2, 0x63C2, Want::WrongPin(Pin2, 2)),
         (Op::SignGovernmental, 3, 0x6A88, Want::NotFound),
+        (Op::SignContract11, 1, 0x63C1, Want::WrongPin(Pin2, 1)),
+        (Op::SignContract11, 1, 0x63C0, Want::WrongPin(Pin2, 0)),
+        (Op::SignContract11, 1, 0x6983, Want::Blocked(Pin2)),
+        (Op::SignContract11, 1, 0x6985, Want::Conditions),
+        (Op::SignContract11, 1, 0x6A88, Want::NotFound),
+        (Op::SignContract11, 1, 0x6A80, Want::Status(0x6A80)),
+        (Op::SignContract11, 1, 0x6982, Want::Security),
         (Op::PublicKey, 1, 0x6A88, Want::NotFound),
         (Op::PublicKey, 1, 0x6985, Want::Conditions),
         (Op::ReadCertificateDer, 1, 0x6A82, Want::NotFound),
@@ -196,6 +203,11 @@ fn commands_on_the_wire() {
                 card.sign(&[0x42; 32], &pin2, CertificateProfile::Governmental)
                     .unwrap(),
             ),
+            Op::SignContract11 => {
+                assert_eq!(card.contract_version(), (1, 1));
+                let signature = card.sign(&[0x42; 32], &pin2, CertificateProfile::Citizen);
+                assert!(signature.is_ok(), "{signature:?}");
+            }
             Op::AuthenticateBusiness => drop(
                 card.authenticate(&[0x42; 48], &pin1, CertificateProfile::Business)
                     .unwrap(),
@@ -213,7 +225,7 @@ fn commands_on_the_wire() {
         }
         card.into_transport().sent
     };
-    let select = hx("00A4040C 0A F0415341 4E494D5A 4101");
+    let select = hx("00A40400 0A F0415341 4E494D5A 4101 00");
     let sent = run(Op::Sign);
     assert_eq!(
         sent,
@@ -221,6 +233,19 @@ fn commands_on_the_wire() {
             select.clone(),
             hx("00200082 08 3132333435FFFFFF"),
             [&hx("002A9E9A 20")[..], &[0x42; 32], &[0]].concat()
+        ]
+    );
+    let sent = run(Op::SignContract11);
+    assert_eq!(
+        sent,
+        vec![
+            select.clone(),
+            [
+                &hx("002A9EAC 2F 840121 8108 3132333435FFFFFF 9020")[..],
+                &[0x42; 32],
+                &[0],
+            ]
+            .concat()
         ]
     );
     let sent = run(Op::SignGovernmental);

@@ -38,8 +38,8 @@ fn info_after_personalisation() {
         );
         assert!(!p.blocked());
     }
-    assert_eq!(info.contract_version, 1);
-    assert_eq!(info.applet_version, "0.1");
+    assert_eq!(info.contract_version, "1.1");
+    assert_eq!(info.applet_version, "0.2");
     assert_eq!(info.serial.len(), 16);
     assert_eq!(info.scp_key_version, 0x30);
     assert!(

@@ -268,7 +268,7 @@ fn the_trace_never_shows_pins() {
             "PIN digits {secret} in the trace:\n{all}"
         );
     }
-    for header in ["00200081", "00200082", "00240082", "002C0181"] {
+    for header in ["00200081", "002A9EAC2F", "00240082", "002C0181"] {
         assert!(all.contains(header), "{header} missing:\n{all}");
     }
     assert!(all.contains("63C2"), "answers are traced:\n{all}");

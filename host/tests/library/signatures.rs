@@ -11,8 +11,9 @@ use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use crate::{AUTH, SIGN, counted, fresh, personalised, pin1, pin2, verifying_key};
 
 #[test]
-fn sign_verifies_against_key_21_in_two_apdus() {
+fn sign_verifies_against_key_21_in_one_apdu() {
     let mut card = personalised();
+    assert_eq!(card.contract_version(), (1, 1));
     let vk = verifying_key(&mut card, SIGN);
     let other = verifying_key(&mut card, AUTH);
     let digest: [u8; 32] = core::array::from_fn(|i| i as u8 * 3);
@@ -20,7 +21,7 @@ fn sign_verifies_against_key_21_in_two_apdus() {
         c.sign(&digest, &pin2("12345"), CertificateProfile::Citizen)
     });
     let sig = Signature::from_slice(&sig.unwrap()).unwrap();
-    assert_eq!(n, 2, "VERIFY + PSO with the default profile");
+    assert_eq!(n, 1, "PSO: CDS carrying its own PIN2 (contract 1.1)");
     vk.verify_prehash(&digest, &sig).unwrap();
     assert!(
         other.verify_prehash(&digest, &sig).is_err(),
@@ -30,7 +31,7 @@ fn sign_verifies_against_key_21_in_two_apdus() {
     wrong[0] ^= 1;
     assert!(vk.verify_prehash(&wrong, &sig).is_err());
 
-    // PIN2 authorised exactly one signature: a second PSO without VERIFY.
+    // It granted no PIN2 verification: a PSO without VERIFY is refused.
     let r = card
         .send(&Command::new([0x00, 0x2A, 0x9E, 0x9A]).data(&digest).le(0))
         .unwrap();
@@ -45,8 +46,58 @@ fn sign_verifies_against_key_21_in_two_apdus() {
         });
         vk.verify_prehash(&digest, &Signature::from_slice(&s.unwrap()).unwrap())
             .unwrap();
-        assert_eq!(n, 2);
+        assert_eq!(n, 1);
     }
+}
+
+/// `card` made one of contract 1.0 (and selected again, so the library
+/// reads its FCI).
+fn contract_1_0(card: &mut crate::Card) {
+    card.transport_mut().card_mut().emulate_contract_1_0();
+    card.select().unwrap();
+    assert_eq!(card.contract_version(), (1, 0));
+}
+
+#[test]
+fn a_contract_1_0_card_signs_with_verify_and_pso() {
+    let mut card = personalised();
+    contract_1_0(&mut card);
+    let vk = verifying_key(&mut card, SIGN);
+    let digest = [0x42; 32];
+    for _ in 0..2 {
+        let (s, n) = counted(&mut card, |c| {
+            c.sign(&digest, &pin2("12345"), CertificateProfile::Citizen)
+        });
+        vk.verify_prehash(&digest, &Signature::from_slice(&s.unwrap()).unwrap())
+            .unwrap();
+        assert_eq!(n, 2, "VERIFY + PSO with the default profile");
+    }
+    // A wrong PIN2: VERIFY only.
+    let (r, n) = counted(&mut card, |c| {
+        c.sign(&digest, &pin2("54321"), CertificateProfile::Citizen)
+    });
+    assert!(
+        matches!(r, Err(Error::WrongPin { tries_left: 2, .. })),
+        "{r:?}"
+    );
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn a_card_whose_fci_claims_1_1_but_does_not_know_the_command_still_signs() {
+    let mut card = personalised();
+    // The FCI was read from a 1.1 card; then the card turns 1.0 underneath.
+    card.transport_mut().card_mut().emulate_contract_1_0();
+    let vk = verifying_key(&mut card, SIGN);
+    let digest = [0x43; 32];
+    let (s, n) = counted(&mut card, |c| {
+        c.sign(&digest, &pin2("12345"), CertificateProfile::Citizen)
+    });
+    vk.verify_prehash(&digest, &Signature::from_slice(&s.unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(n, 3, "6A86 to P2 AC, then VERIFY + PSO");
+    assert_eq!(card.contract_version(), (1, 0));
+    assert_eq!(card.pin_status().unwrap().pin2.tries_left, 3);
 }
 
 #[test]
@@ -76,7 +127,7 @@ fn sign_with_a_profile_the_card_lacks() {
         c.sign(&[1; 32], &pin2("12345"), CertificateProfile::Business)
     });
     assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
-    assert_eq!(n, 1, "MSE only");
+    assert_eq!(n, 1, "one refused command");
     assert_eq!(card.pin_status().unwrap().pin2.tries_left, 3);
     assert!(matches!(
         card.public_key(KeyRef::new(CertificateProfile::Business, KeyUsage::Signing)),

@@ -74,14 +74,15 @@ fn both_secure_channel_levels_provision() {
     }
     // The documented figures (docs/operator-guide.md, "What happens, step
     // by step"): every command in the channel carries Le, so level 33 costs
-    // no GET RESPONSE, and GENERATE KEY PAIR's public keys are reused.
+    // no GET RESPONSE, and GENERATE KEY PAIR's public keys are reused; each
+    // request is signed with PSO: CDS carrying its PIN2 (contract 1.1).
     assert_eq!(
         counts,
         [
-            ("l03.img", 32),
-            ("l33.img", 32),
-            ("c03.img", 22),
-            ("c33.img", 22)
+            ("l03.img", 29),
+            ("l33.img", 29),
+            ("c03.img", 21),
+            ("c33.img", 21)
         ],
         "APDUs per personalisation"
     );

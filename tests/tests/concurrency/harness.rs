@@ -246,6 +246,8 @@ pub struct Card {
     pub key: VerifyingKey,
     /// The key of the business signing certificate, on a business card.
     pub business_key: Option<VerifyingKey>,
+    /// The `asan-vcard` arguments beyond the image and slot.
+    pub vcard_args: Vec<String>,
 }
 
 impl Card {
@@ -305,9 +307,9 @@ pub fn card_answers() -> bool {
 /// drop the slot's previous connection, and waits until the card answers
 /// twice in a row (a card that connects while vpcd still drops the previous
 /// one shows up and goes away again).
-pub fn start_card(image: &std::path::Path) -> VirtualReader {
+pub fn start_card(image: &std::path::Path, args: &[String]) -> VirtualReader {
     thread::sleep(Duration::from_millis(1000));
-    let vr = VirtualReader::start(PORT, image);
+    let vr = VirtualReader::start_with(PORT, image, args);
     let start = Instant::now();
     let mut seen = 0;
     while seen < 2 {
@@ -322,15 +324,33 @@ pub fn start_card(image: &std::path::Path) -> VirtualReader {
     vr
 }
 
+/// Which APDU contract the card presents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contract {
+    /// 1.0: a signature is VERIFY + PSO (`asan-vcard --contract 1.0`).
+    V1_0,
+    /// 1.1: a signature is one PSO: CDS carrying its own PIN2.
+    V1_1,
+}
+
 /// A fresh card on [`PORT`] personalised for `service` with the CLI from a
-/// development CA.
+/// development CA, of contract 1.1.
 pub fn provisioned_card(service: &str) -> Card {
+    provisioned_card_of(service, Contract::V1_1)
+}
+
+/// [`provisioned_card`] of the contract `contract`.
+pub fn provisioned_card_of(service: &str, contract: Contract) -> Card {
+    let vcard_args: Vec<String> = match contract {
+        Contract::V1_0 => vec!["--contract".into(), "1.0".into()],
+        Contract::V1_1 => vec![],
+    };
     let dir = tempfile::tempdir().unwrap();
     let watch = Watch::start(dir.path());
     let ca = dir.path().join("ca");
     asan(&["ca", "init", ca.to_str().unwrap()], &[]).ok();
     let image = dir.path().join("card.img");
-    let vr = start_card(&image);
+    let vr = start_card(&image, &vcard_args);
     let out = asan(
         &[
             "--reader",
@@ -353,6 +373,7 @@ pub fn provisioned_card(service: &str) -> Card {
         reader: Some(vr),
         key,
         business_key,
+        vcard_args,
     }
 }
 
@@ -377,7 +398,9 @@ pub fn digest(stream: u64, i: u64) -> [u8; 32] {
 
 /// How the card's log (`asan-vcard --verbose`) shows our SELECT, VERIFY
 /// PIN2 and PSO: COMPUTE DIGITAL SIGNATURE.
-pub const SELECT_LINE: &str = "00 A4 04 0C (15 bytes)";
+pub const SELECT_LINE: &str = "00 A4 04 00 (16 bytes)";
+/// The card's log line of a PSO: CDS carrying its PIN2 (contract 1.1).
+pub const PSO_WITH_PIN_LINE: &str = "00 2A 9E AC";
 pub const VERIFY_LINE: &str = "00 20 00 82 (13 bytes)";
 pub const PSO_LINE: &str = "00 2A 9E 9A";
 

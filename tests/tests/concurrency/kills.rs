@@ -9,24 +9,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use asan_tests::VirtualReader;
 
 use crate::harness::{
-    PIN2, PSO_LINE, Run, SELECT_LINE, VERIFY_LINE, asan, digest, pin_status, provisioned_card,
-    reader, sign, signature_verifies, slot, splitmix, start_card, tries,
+    Card, Contract, PIN2, PSO_LINE, PSO_WITH_PIN_LINE, Run, SELECT_LINE, VERIFY_LINE, asan, digest,
+    pin_status, provisioned_card_of, reader, sign, signature_verifies, slot, splitmix, start_card,
+    tries,
 };
 
-/// When to kill the card process, relative to the signing loop.
+/// When to kill the card process, relative to the signing loop (each
+/// `asan` run SELECTs once, the SELECT that finds the card, then signs).
 #[derive(Clone, Copy, Debug)]
 pub enum Moment {
-    /// Once the card logged a VERIFY PIN2 (the PSO is on its way), plus a delay.
-    AfterVerify(Duration),
-    /// Once the card logged a PSO, plus a delay.
-    AfterPso(Duration),
-    /// Once the card logged the second SELECT of a run (VERIFY is on its
-    /// way), plus a delay.
-    AfterSecondSelect(Duration),
-    /// At the time the card takes from a run's second SELECT to the end of
-    /// VERIFY (measured on the run before), less this much: during VERIFY's
-    /// processing, if the timing holds.
-    DuringVerify(Duration),
+    /// Once the card logged a line with this text (a command it received),
+    /// plus a delay.
+    After(&'static str, Duration),
+    /// At the time the card takes from a run's SELECT to the command with
+    /// this text (measured on the run before), less this much: during that
+    /// command's processing, if the timing holds.
+    During(&'static str, Duration),
     /// A delay after the loop started.
     AfterStart(Duration),
 }
@@ -94,27 +92,24 @@ pub fn next_line(vr: &VirtualReader, needle: &str, pairs: bool) -> Option<Instan
 
 /// Waits for `moment`; false if it never came.
 pub fn wait_for(moment: Moment, vr: &VirtualReader, start: Instant) -> bool {
-    // A run SELECTs twice (finding the card, opening it), then VERIFYs.
-    let (needle, pairs, delay) = match moment {
+    let (needle, delay) = match moment {
         Moment::AfterStart(d) => {
             thread::sleep(d.saturating_sub(start.elapsed()));
             return true;
         }
-        Moment::AfterVerify(d) => (VERIFY_LINE, false, d),
-        Moment::AfterPso(d) => (PSO_LINE, false, d),
-        Moment::AfterSecondSelect(d) => (SELECT_LINE, true, d),
-        Moment::DuringVerify(early) => {
-            let Some(selected) = next_line(vr, SELECT_LINE, true) else {
+        Moment::After(line, d) => (line, d),
+        Moment::During(line, early) => {
+            let Some(selected) = next_line(vr, SELECT_LINE, false) else {
                 return false;
             };
-            let Some(verified) = next_line(vr, VERIFY_LINE, false) else {
+            let Some(reached) = next_line(vr, line, false) else {
                 return false;
             };
-            let gap = verified.duration_since(selected);
-            (SELECT_LINE, true, gap.saturating_sub(early))
+            let gap = reached.duration_since(selected);
+            (SELECT_LINE, gap.saturating_sub(early))
         }
     };
-    match next_line(vr, needle, pairs) {
+    match next_line(vr, needle, false) {
         Some(_) => {
             thread::sleep(delay);
             true
@@ -132,10 +127,8 @@ impl Rng {
     }
 }
 
-#[test]
-pub fn killing_the_card_process_mid_signing_gives_an_error_and_a_consistent_card() {
-    let _slot = slot();
-    let mut card = provisioned_card("citizen");
+/// A seed for the random kill moments, printed so a run can be repeated.
+fn seed() -> u64 {
     let seed = std::env::var("ASAN_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -147,20 +140,60 @@ pub fn killing_the_card_process_mid_signing_gives_an_error_and_a_consistent_card
             u64::try_from(nanos % u128::from(u64::MAX)).unwrap()
         });
     eprintln!("kill moments from seed {seed} (set ASAN_TEST_SEED to repeat)");
-    let mut rng = Rng(seed);
+    seed
+}
+
+#[test]
+pub fn killing_a_contract_1_0_card_mid_signing_gives_an_error_and_a_consistent_card() {
+    let _slot = slot();
+    let card = provisioned_card_of("citizen", Contract::V1_0);
+    let mut rng = Rng(seed());
     let mut moments = vec![
-        Moment::AfterVerify(Duration::ZERO),
-        Moment::AfterPso(Duration::ZERO),
-        Moment::AfterSecondSelect(Duration::from_micros(rng.below(4000))),
+        Moment::After(VERIFY_LINE, Duration::ZERO),
+        Moment::After(PSO_LINE, Duration::ZERO),
+        Moment::After(SELECT_LINE, Duration::from_micros(rng.below(4000))),
     ];
     for _ in 0..3 {
-        moments.push(Moment::DuringVerify(Duration::from_micros(rng.below(1500))));
+        moments.push(Moment::During(
+            VERIFY_LINE,
+            Duration::from_micros(rng.below(1500)),
+        ));
     }
-    moments.push(Moment::AfterVerify(Duration::from_micros(rng.below(3000))));
+    moments.push(Moment::After(
+        VERIFY_LINE,
+        Duration::from_micros(rng.below(3000)),
+    ));
     moments.push(Moment::AfterStart(Duration::from_millis(
         100 + rng.below(900),
     )));
+    kill_rounds(card, &moments);
+}
 
+#[test]
+pub fn killing_a_contract_1_1_card_mid_signing_gives_an_error_and_a_consistent_card() {
+    let _slot = slot();
+    let card = provisioned_card_of("citizen", Contract::V1_1);
+    let mut rng = Rng(seed());
+    let mut moments = vec![
+        Moment::After(PSO_WITH_PIN_LINE, Duration::ZERO),
+        Moment::After(SELECT_LINE, Duration::ZERO),
+        Moment::After(SELECT_LINE, Duration::from_micros(rng.below(4000))),
+    ];
+    for _ in 0..3 {
+        moments.push(Moment::During(
+            PSO_WITH_PIN_LINE,
+            Duration::from_micros(rng.below(1500)),
+        ));
+    }
+    moments.push(Moment::AfterStart(Duration::from_millis(
+        100 + rng.below(900),
+    )));
+    kill_rounds(card, &moments);
+}
+
+/// Kills the card at each of `moments` during a signing loop and checks
+/// the host's error and the restarted card.
+fn kill_rounds(mut card: Card, moments: &[Moment]) {
     let mut report = Vec::new();
     for (round, &moment) in moments.iter().enumerate() {
         let killed_at = Mutex::new(None);
@@ -220,7 +253,7 @@ pub fn killing_the_card_process_mid_signing_gives_an_error_and_a_consistent_card
 
         // The card comes back with its image.
         drop(card.reader.take());
-        card.reader = Some(start_card(&card.image));
+        card.reader = Some(start_card(&card.image, &card.vcard_args));
         let log = card.log();
         assert!(
             log.contains(&format!("asan-vcard: loaded {}", card.image.display())),

@@ -13,8 +13,9 @@ use asan_tests::{pcsc_context, release};
 use pcsc::{Disposition, Protocols, ShareMode};
 
 use crate::harness::{
-    Card, PIN2, PSO_LINE, Run, VERIFY_LINE, WRONG_PIN2, assert_all_tries_left, digest, pin_status,
-    provisioned_card, reader, sign, signature_verifies, slot, tries,
+    Card, Contract, PIN2, PSO_LINE, PSO_WITH_PIN_LINE, Run, VERIFY_LINE, WRONG_PIN2,
+    assert_all_tries_left, digest, pin_status, provisioned_card, provisioned_card_of, reader, sign,
+    signature_verifies, slot, tries,
 };
 
 /// One signature attempt of a signer.
@@ -346,7 +347,8 @@ fn a_wrong_pin2_in_one_of_two_signers_fails_once_and_the_counter_recovers() {
 #[test]
 fn a_program_without_transactions_never_gets_a_signature_unnoticed() {
     let _slot = slot();
-    let card = provisioned_card("citizen");
+    // The gap is that of contract 1.0 cards (VERIFY, then PSO).
+    let card = provisioned_card_of("citizen", Contract::V1_0);
     let (attempts, _, probes, wall) = contend(40, None, Prober::Bare);
     let all: Vec<&Attempt> = attempts.iter().collect();
     let warned = all_signed(&card, &all);
@@ -367,6 +369,45 @@ fn a_program_without_transactions_never_gets_a_signature_unnoticed() {
         "{:?}",
         probes.outcomes
     );
+    assert_all_tries_left();
+    card.stop();
+}
+
+/// Contract 1.1 closes that gap: a signature is one PSO: CDS carrying its
+/// own PIN2, so no command of another program can come between a
+/// verification and the signature it authorises, in or out of transactions.
+/// Two `asan` processes sign 100 times each while a program sends PSO
+/// without VERIFY in a tight loop without transactions: every attempt of
+/// that program answers `6982`, every signature of ours verifies against
+/// the key of the certificate named, and none had to be done again.
+#[test]
+fn on_a_contract_1_1_card_no_program_ever_gets_a_signature_on_our_pin2() {
+    let _slot = slot();
+    let card = provisioned_card_of("citizen", Contract::V1_1);
+    let before = card.log().lines().count();
+    let (attempts, _, probes, wall) = contend(100, None, Prober::Bare);
+    assert_eq!(attempts.len(), 200);
+    let all: Vec<&Attempt> = attempts.iter().collect();
+    let warned = all_signed(&card, &all);
+    eprintln!(
+        "contract 1.1, bare PSO without VERIFY: {:?} (slowest {:?}); 200 signatures in {wall:?}",
+        probes.outcomes, probes.slowest
+    );
+    assert!(warned.is_empty(), "nothing to redo on 1.1: {warned:#?}");
+    check_probes(&probes);
+    // On the wire (the card's own log): each `asan sign` is the SELECT that
+    // found the card and one PSO with PIN2; no VERIFY, MSE or key read.
+    let log = card.log();
+    let lines: Vec<&str> = log.lines().skip(before).collect();
+    let count = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(
+        count(PSO_WITH_PIN_LINE),
+        200,
+        "one PSO with PIN2 per signature"
+    );
+    assert_eq!(count(VERIFY_LINE), 0, "no VERIFY PIN2");
+    assert_eq!(count("00 22 41"), 0, "no MSE");
+    assert_eq!(count("00 47 81"), 0, "no public-key read");
     assert_all_tries_left();
     card.stop();
 }

@@ -139,12 +139,14 @@ pub fn expect(mode: Mode, cli: Cli) -> Expect {
             _ => Fail(1, &["VERIFY answered 64 bytes of data where none belong"]),
         },
         Mode::Lagging => match cli {
-            Cli::Info | Cli::PinStatus => Fail(1, &["malformed TLV: empty"]),
-            // The answer to SELECT (9000) is what a right PIN gets: nothing
-            // tells them apart.
-            Cli::Verify => honest_expect(cli),
-            Cli::CertRead => Fail(1, &["READ BINARY answered no data"]),
-            _ => Fail(1, &["malformed TLV: empty"]),
+            // Each answer is the one to the command before: the first is the
+            // SELECT's FCI (24 bytes), which no other command answers.
+            Cli::Verify => Fail(1, &["VERIFY answered 24 bytes of data where none belong"]),
+            Cli::CertRead => Fail(
+                1,
+                &["SELECT (certificate) answered 24 bytes of data where none belong"],
+            ),
+            _ => Fail(1, &["malformed TLV: tag 6F"]),
         },
         Mode::LeLoop => Fail(1, &["the card asks for a different Le twice"]),
         Mode::WrongPin => match cli {
@@ -167,7 +169,7 @@ pub fn expect(mode: Mode, cli: Cli) -> Expect {
             1,
             &["no reader matching 'Virtual PCD 35965 00 01' holds an Asan İmza card"],
         ),
-        Mode::SelectWithData => Fail(1, &["SELECT answered data it was not asked for"]),
+        Mode::SelectWithData => Fail(1, &["the SELECT answer (FCI): no proprietary data (A5)"]),
         Mode::Disconnect(0) => Fail(1, GONE),
         // The second command of the run meets the closed socket: `info`
         // reads the certificate (its line carries the error; documented:

@@ -8,7 +8,7 @@ use p256::ecdsa::{Signature, SigningKey};
 use crate::h;
 
 /// SELECT of the Asan İmza applet by its AID, as `asan` sends it.
-const SELECT_AID: &str = "00A4040C0AF04153414E494D5A4101";
+const SELECT_AID: &str = "00A404000AF04153414E494D5A4101";
 /// GET DATA `6E` of an operational Citizen card whose signing key `21`
 /// has a 417-byte certificate (protocol.md, section 4).
 const INFO: &str = "6E44 C003000101 C1089A3744504560639E C20105 C3020101 \
@@ -153,7 +153,8 @@ fn signature() -> Vec<u8> {
 fn honest(capdu: &[u8]) -> Vec<u8> {
     let cert = h(CERTIFICATE);
     if is_select_aid(capdu) {
-        return h("9000");
+        // The FCI of a card of contract 1.0: signatures are VERIFY + PSO.
+        return h("6F16 840AF04153414E494D5A4101 A508 C003000101 C20105 9000");
     }
     match capdu {
         [0x00, 0xA4, 0x04, ..] => h("6A82"),

@@ -20,18 +20,23 @@ created as a fresh card when absent, refused when damaged.
                         the second slot of the default reader is 35964)
   -v, --verbose         log power events and each APDU's header and
                         status word on stderr (never its data)
+  --contract 1.0        present the card as one of APDU contract 1.0
+                        (without PSO: CDS with PIN2), to test hosts
+                        against older cards; the default is 1.1
   -h, --help            this text";
 
 struct Args {
     state: PathBuf,
     vpcd: String,
     verbose: bool,
+    contract_1_0: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
     let mut state = None;
     let mut address = vpcd::DEFAULT_ADDRESS.to_owned();
     let mut verbose = false;
+    let mut contract_1_0 = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -39,6 +44,11 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--state" => state = Some(PathBuf::from(args.next().ok_or("--state needs a file")?)),
             "--vpcd" => address = args.next().ok_or("--vpcd needs HOST:PORT")?,
             "-v" | "--verbose" => verbose = true,
+            "--contract" => match args.next().as_deref() {
+                Some("1.0") => contract_1_0 = true,
+                Some("1.1") => contract_1_0 = false,
+                other => return Err(format!("--contract takes 1.0 or 1.1, not {other:?}")),
+            },
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
@@ -50,6 +60,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         state,
         vpcd: address,
         verbose,
+        contract_1_0,
     }))
 }
 
@@ -72,6 +83,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.contract_1_0 {
+        card.emulate_contract_1_0();
+    }
     let what = if created {
         "created a fresh card in"
     } else {
