@@ -310,6 +310,25 @@ fn the_cli_through_pcscd() {
         "{received:#?}"
     );
 
+    // `asan sign FILE` (CMS, the certificate read from the card): at most 4
+    // APDUs on the wire — SELECT, SELECT EF, READ BINARY, PSO with PIN2.
+    let document = dir.path().join("contract.txt");
+    std::fs::write(&document, b"a contract signed through pcscd").unwrap();
+    let card_lines = reader.log().lines().count();
+    asan(
+        &[&by_reader[..], &["sign", document.to_str().unwrap()]].concat(),
+        &[("ASAN_PIN2", "12345")],
+    )
+    .ok();
+    let log = reader.log();
+    let received: Vec<&str> = log
+        .lines()
+        .skip(card_lines)
+        .filter(|l| l.contains(" -> "))
+        .collect();
+    assert_eq!(received.len(), 4, "{received:#?}");
+    assert!(received[3].contains("00 2A 9E AC"), "{received:#?}");
+
     // A second card: a substring that matches both readers is ambiguous,
     // a precise one picks the second.
     let (second_image, _, second_sign) = personalised_image(dir.path(), "second");
