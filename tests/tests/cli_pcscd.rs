@@ -147,6 +147,18 @@ fn field<'a>(text: &'a str, label: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {label} in\n{text}"))
 }
 
+/// The APDUs the card logged (`asan-vcard --verbose`) after its first
+/// `lines` log lines: what reached it on the wire.
+fn received_since(reader: &VirtualReader, lines: usize) -> Vec<String> {
+    reader
+        .log()
+        .lines()
+        .skip(lines)
+        .filter(|l| l.contains(" -> "))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn the_cli_through_pcscd() {
     let dir = tempfile::tempdir().unwrap();
@@ -294,12 +306,7 @@ fn the_cli_through_pcscd() {
     );
     assert!(!out.stderr.contains("3132333435"), "{}", out.stderr);
     // The card's own log agrees: it received exactly these two APDUs.
-    let log = reader.log();
-    let received: Vec<&str> = log
-        .lines()
-        .skip(card_lines)
-        .filter(|l| l.contains(" -> "))
-        .collect();
+    let received = received_since(&reader, card_lines);
     assert_eq!(received.len(), 2, "{received:#?}");
     assert!(
         received[0].contains("00 A4 04 00 (16 bytes) -> 9000"),
@@ -320,12 +327,7 @@ fn the_cli_through_pcscd() {
         &[("ASAN_PIN2", "12345")],
     )
     .ok();
-    let log = reader.log();
-    let received: Vec<&str> = log
-        .lines()
-        .skip(card_lines)
-        .filter(|l| l.contains(" -> "))
-        .collect();
+    let received = received_since(&reader, card_lines);
     assert_eq!(received.len(), 4, "{received:#?}");
     assert!(received[3].contains("00 2A 9E AC"), "{received:#?}");
 
