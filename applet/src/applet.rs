@@ -156,11 +156,6 @@ impl<S: Store, R: CryptoRng> Applet<S, R> {
         self.core.contract_minor = 0;
     }
 
-    /// The minor version of the contract the card presents (`1` for 1.1).
-    pub fn contract_minor(&self) -> u8 {
-        self.core.contract_minor
-    }
-
     /// The store (for saving images and for tests).
     pub fn store(&self) -> &S {
         &self.core.store

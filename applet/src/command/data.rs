@@ -61,12 +61,15 @@ fn object<S: Store, R>(core: &Core<S, R>, t: u8, out: &mut Out) -> Result<(), St
                 tag::SECURE_CHANNEL,
                 tag::CONTRACT_MINOR,
             ] {
-                match object(core, t, &mut inner) {
-                    // No service yet, or a version 1.0 card: the object is
-                    // left out.
-                    Err(Status::KeyReferenceNotFound)
-                        if t == tag::SERVICE || t == tag::CONTRACT_MINOR => {}
-                    r => r?,
+                // No service yet, or a card of contract 1.0: the object is
+                // left out.
+                let absent = match t {
+                    tag::SERVICE => state::service(s)?.is_none(),
+                    tag::CONTRACT_MINOR => core.contract_minor == 0,
+                    _ => false,
+                };
+                if !absent {
+                    object(core, t, &mut inner)?;
                 }
             }
             out.tlv(&[t], inner.data())
