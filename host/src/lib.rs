@@ -1,4 +1,7 @@
-//! Host side of the Asan İmza toolchain: the library behind the `asan` CLI.
+//! Host side of the Asan İmza toolchain: the library behind the `asan` CLI —
+//! PKI and CMS (X.509, the development CA, signing and verification),
+//! provisioning, renewal and the CLI itself — over the card library
+//! `asan-card`, whose modules are re-exported here:
 //!
 //! * [`transport`]: how APDUs reach a card — PC/SC through pcscd (found by
 //!   SELECTing the Asan İmza AID on each reader), the in-process virtual
@@ -23,24 +26,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod apdu;
-pub mod card;
-pub mod cert;
 pub mod cli;
 pub mod cms;
-pub mod error;
-pub mod files;
-pub mod info;
-pub mod keys;
-pub mod operator;
-pub mod pin;
 pub mod pki;
 pub mod provision;
 pub mod renewal;
-pub mod tlv;
-pub mod transport;
 pub mod x509;
 
-pub use card::{AsanCard, RawSignature};
-pub use error::{Error, Result};
-pub use pin::{AnyPin, Pin1, Pin2, Puk, Secret};
+// The card library (crate `asan-card`), re-exported under the paths it had
+// before it became a crate of its own.
+pub use asan_card::{AnyPin, AsanCard, Error, Pin1, Pin2, Puk, RawSignature, Result, Secret};
+pub use asan_card::{apdu, card, cert, error, files, info, keys, operator, pin, tlv, transport};

@@ -1,8 +1,7 @@
 //! PINs: wrong and blocked PINs, unblocking, changing, format errors that
 //! send nothing, and a trace that never shows them.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use asan_applet::{CertificateProfile, PinRef};
 use asan_host::{AnyPin, Error, Pin1, Pin2, Puk};
@@ -243,10 +242,10 @@ fn invalid_pin_formats_send_nothing() {
 #[test]
 fn the_trace_never_shows_pins() {
     let mut card = personalised();
-    let lines = Rc::new(RefCell::new(Vec::<String>::new()));
-    let sink = Rc::clone(&lines);
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&lines);
     card.set_trace(Some(Box::new(move |l: &str| {
-        sink.borrow_mut().push(l.to_owned())
+        sink.lock().unwrap().push(l.to_owned())
     })));
     card.verify_pin(&pin1("9137")).unwrap_err();
     card.sign(&[1; 32], &pin2("86420"), CertificateProfile::Citizen)
@@ -255,7 +254,7 @@ fn the_trace_never_shows_pins() {
         .unwrap();
     card.unblock(Some(PinRef::Pin1), &puk(), None).unwrap();
     card.set_trace(None);
-    let all = lines.borrow().join("\n");
+    let all = lines.lock().unwrap().join("\n");
     for secret in [
         "39313337",
         "3836343230",

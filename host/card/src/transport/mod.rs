@@ -5,6 +5,7 @@
 
 pub mod pcsc;
 pub mod scripted;
+#[cfg(feature = "virtual-card")]
 pub mod virtual_card;
 pub mod watchdog;
 

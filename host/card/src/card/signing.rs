@@ -131,13 +131,13 @@ impl<T: Transport> AsanCard<T> {
     ///
     /// ```
     /// use asan_applet::{CertificateProfile, KeyRef};
-    /// use asan_host::{AsanCard, Error, Pin2, transport::virtual_card::VirtualTransport};
+    /// use asan_card::{AsanCard, Error, Pin2, transport::virtual_card::VirtualTransport};
     /// use p256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
     /// use sha2::{Digest, Sha256};
     /// # use asan_applet::scp03::{SecurityLevel, StaticKeys};
     /// # use asan_applet::{PinRef, Service, ServiceType};
-    /// # use asan_host::{Pin1, Puk, Secret, operator::Operator};
-    /// # fn main() -> asan_host::Result<()> {
+    /// # use asan_card::{Pin1, Puk, Secret, operator::Operator};
+    /// # fn main() -> asan_card::Result<()> {
     /// let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
     /// # card.exclusive(|a| {
     /// #     let level = SecurityLevel::from_byte(0x03).ok_or(Error::Usage("level".into()))?;
@@ -245,7 +245,7 @@ impl<T: Transport> AsanCard<T> {
 
     /// The public key of `key` as far as we know it (read in this session,
     /// answered by GENERATE KEY PAIR, or given by the caller).
-    pub(crate) fn known_public_key(&self, key: KeyRef) -> Option<PublicKey> {
+    pub fn known_public_key(&self, key: KeyRef) -> Option<PublicKey> {
         self.public_keys
             .iter()
             .find(|(k, _)| *k == key)

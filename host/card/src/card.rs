@@ -57,7 +57,7 @@ pub fn check_empty(command: &'static str, r: &Response, pin: Option<PinRef>) -> 
 }
 
 /// Receives one line per APDU exchanged (PIN blocks shown as `***`).
-pub type Trace = Box<dyn FnMut(&str)>;
+pub type Trace = Box<dyn FnMut(&str) + Send>;
 
 /// An Asan İmza card, its applet selected.
 pub struct AsanCard<T: Transport> {
@@ -207,8 +207,8 @@ impl<T: Transport> AsanCard<T> {
     /// # Example
     ///
     /// ```
-    /// use asan_host::{AsanCard, transport::virtual_card::VirtualTransport};
-    /// # fn main() -> asan_host::Result<()> {
+    /// use asan_card::{AsanCard, transport::virtual_card::VirtualTransport};
+    /// # fn main() -> asan_card::Result<()> {
     /// let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
     /// let info = card.info()?;
     /// assert_eq!(info.serial.len(), 16);
@@ -217,7 +217,7 @@ impl<T: Transport> AsanCard<T> {
     /// assert_eq!(info.keys.len(), 6);
     /// assert!(info.keys.iter().all(|k| !k.present && k.certificate_len == 0));
     /// // The same data as `asan info --json`:
-    /// let json = serde_json::to_value(&info).map_err(|e| asan_host::Error::Usage(e.to_string()))?;
+    /// let json = serde_json::to_value(&info).map_err(|e| asan_card::Error::Usage(e.to_string()))?;
     /// assert_eq!(json["pins"]["puk"]["max_tries"], 10);
     /// # Ok(())
     /// # }
@@ -233,8 +233,8 @@ impl<T: Transport> AsanCard<T> {
     /// # Example
     ///
     /// ```
-    /// use asan_host::{AsanCard, transport::virtual_card::VirtualTransport};
-    /// # fn main() -> asan_host::Result<()> {
+    /// use asan_card::{AsanCard, transport::virtual_card::VirtualTransport};
+    /// # fn main() -> asan_card::Result<()> {
     /// let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
     /// let pins = card.pin_status()?;
     /// assert_eq!((pins.pin1.max_tries, pins.pin2.max_tries, pins.puk.max_tries), (3, 3, 10));
@@ -251,11 +251,11 @@ impl<T: Transport> AsanCard<T> {
     /// # Example
     ///
     /// ```
-    /// use asan_host::{AsanCard, Error, Pin1, transport::virtual_card::VirtualTransport};
+    /// use asan_card::{AsanCard, Error, Pin1, transport::virtual_card::VirtualTransport};
     /// # use asan_applet::scp03::{SecurityLevel, StaticKeys};
     /// # use asan_applet::{KeyRef, PinRef, Service, ServiceType};
-    /// # use asan_host::{Pin2, Puk, Secret, operator::Operator};
-    /// # fn main() -> asan_host::Result<()> {
+    /// # use asan_card::{Pin2, Puk, Secret, operator::Operator};
+    /// # fn main() -> asan_card::Result<()> {
     /// let mut card = AsanCard::open(VirtualTransport::in_memory()?)?;
     /// # // Personalise: PIN1 1234, PIN2 12345, PUK 12345678, keys 11 and 21, Citizen service.
     /// # card.exclusive(|a| {

@@ -161,13 +161,27 @@ impl PcscTransport {
     /// Connects to the Asan İmza card: the only reader whose card answers
     /// SELECT of the AID, or the one whose name contains `reader`.
     pub fn connect(reader: Option<&str>) -> Result<Self> {
+        Self::connect_matching(reader, false)
+    }
+
+    /// Connects to the Asan İmza card in the reader named exactly `reader`
+    /// (the PKCS#11 module's slots name their readers exactly).
+    pub fn connect_exact(reader: &str) -> Result<Self> {
+        Self::connect_matching(Some(reader), true)
+    }
+
+    fn connect_matching(reader: Option<&str>, exact: bool) -> Result<Self> {
         let ctx = context()?;
         let names = readers(&ctx)?;
         let mut found: Vec<(CString, Card, Vec<u8>)> = Vec::new();
         let mut busy = false;
         let mut present = 0;
         for name in names {
-            if reader.is_some_and(|r| !name.to_string_lossy().contains(r)) {
+            let matches = |r: &str| {
+                let name = name.to_string_lossy();
+                if exact { name == r } else { name.contains(r) }
+            };
+            if reader.is_some_and(|r| !matches(r)) {
                 continue;
             }
             match guard(|| ctx.connect(&name, ShareMode::Shared, Protocols::ANY)) {

@@ -3,8 +3,8 @@
 //! are wiped from memory on drop and print as `***`.
 //!
 //! ```
-//! use asan_host::{Error, Pin1, Pin2, Puk};
-//! # fn main() -> asan_host::Result<()> {
+//! use asan_card::{Error, Pin1, Pin2, Puk};
+//! # fn main() -> asan_card::Result<()> {
 //! let pin2 = Pin2::new("12345")?;
 //! assert_eq!(format!("{pin2:?}"), "Pin2(***)");
 //!

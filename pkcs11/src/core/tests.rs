@@ -1,0 +1,443 @@
+//! The core over an in-process virtual card: PIN semantics, signatures,
+//! length queries, removal — everything the C layer only passes through.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use asan_applet::scp03::{SecurityLevel, StaticKeys};
+use asan_applet::{CertificateProfile, KeyRef, KeyUsage, PinRef, Service, ServiceType};
+use asan_card::transport::virtual_card::VirtualTransport;
+use asan_card::{AsanCard, Pin1, Pin2, Puk, Secret, operator::Operator};
+use cryptoki_sys::*;
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use super::objects::Value;
+use super::reader::{Connector, Presence};
+use super::{Module, Signed};
+
+const PIN1: &[u8] = b"1234";
+const PIN2: &[u8] = b"12345";
+const PUK: &[u8] = b"12345678";
+
+/// One reader whose card can be taken out and put back.
+struct TestReader {
+    image: PathBuf,
+    present: Arc<Mutex<Presence>>,
+}
+
+impl Connector for TestReader {
+    type Transport = VirtualTransport;
+
+    fn readers(&mut self) -> asan_card::Result<Vec<String>> {
+        Ok(vec!["Test reader".into()])
+    }
+
+    fn presence(&mut self, readers: &[String]) -> Vec<Presence> {
+        vec![*self.present.lock().unwrap(); readers.len()]
+    }
+
+    fn connect(&mut self, _reader: &str) -> asan_card::Result<VirtualTransport> {
+        VirtualTransport::open(&self.image)
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    m: Module<TestReader>,
+    present: Arc<Mutex<Presence>>,
+    image: PathBuf,
+}
+
+/// A personalised card (Citizen and Business keys, no certificates) in a
+/// reader; the module started on it.
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("card.img");
+    {
+        let mut card = AsanCard::open(VirtualTransport::open(&image).unwrap()).unwrap();
+        card.exclusive(|a| {
+            let level = SecurityLevel::from_byte(0x03).unwrap();
+            let mut op = Operator::open(a, &StaticKeys::default_test_keys(), level, true)?;
+            op.set_pin(PinRef::Pin1, Pin1::new("1234")?.block())?;
+            op.set_pin(PinRef::Pin2, Pin2::new("12345")?.block())?;
+            op.set_pin(PinRef::Puk, Puk::new("12345678")?.block())?;
+            for profile in [CertificateProfile::Citizen, CertificateProfile::Business] {
+                for usage in [KeyUsage::Authentication, KeyUsage::Signing] {
+                    op.generate_key(KeyRef::new(profile, usage))?;
+                }
+            }
+            op.set_service(Service {
+                kind: ServiceType::Business,
+                active: true,
+            })?;
+            op.activate()
+        })
+        .unwrap();
+    }
+    let present = Arc::new(Mutex::new(Presence {
+        card: true,
+        events: 1,
+    }));
+    let m = Module::new(TestReader {
+        image: image.clone(),
+        present: Arc::clone(&present),
+    });
+    Fixture {
+        _dir: dir,
+        m,
+        present,
+        image,
+    }
+}
+
+fn ulong(v: CK_ULONG) -> Vec<u8> {
+    v.to_ne_bytes().to_vec()
+}
+
+impl Fixture {
+    fn open(&mut self, slot: CK_SLOT_ID) -> CK_SESSION_HANDLE {
+        self.m
+            .open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+            .unwrap()
+    }
+
+    /// The handle of the private key with `id` on the session's token.
+    fn private_key(&mut self, s: CK_SESSION_HANDLE, id: u8) -> CK_OBJECT_HANDLE {
+        self.m
+            .find_init(
+                s,
+                &[(CKA_CLASS, ulong(CKO_PRIVATE_KEY)), (CKA_ID, vec![id])],
+            )
+            .unwrap();
+        let found = self.m.find(s, 10).unwrap();
+        self.m.find_final(s).unwrap();
+        assert_eq!(found.len(), 1, "one private key {id:02X}");
+        found[0]
+    }
+
+    /// The public key with `id`, from its object.
+    fn public_key(&mut self, s: CK_SESSION_HANDLE, id: u8) -> VerifyingKey {
+        self.m
+            .find_init(s, &[(CKA_CLASS, ulong(CKO_PUBLIC_KEY)), (CKA_ID, vec![id])])
+            .unwrap();
+        let h = self.m.find(s, 10).unwrap()[0];
+        self.m.find_final(s).unwrap();
+        let Value::Bytes(point) = self.m.attributes(s, h, &[CKA_EC_POINT]).unwrap().remove(0)
+        else {
+            panic!("no EC point")
+        };
+        VerifyingKey::from_sec1_bytes(&point[2..]).unwrap()
+    }
+
+    fn tries(&mut self, slot: CK_SLOT_ID) -> (CK_FLAGS, u8) {
+        let info = self.m.token_info(slot).unwrap();
+        let i = &self.m.readers[0].card.as_ref().unwrap().pins;
+        let t = if slot % 2 == 0 { i.pin1 } else { i.pin2 };
+        (info.flags, t.tries_left)
+    }
+
+    fn sign(&mut self, s: CK_SESSION_HANDLE, data: &[u8]) -> Result<Vec<u8>, CK_RV> {
+        match self.m.sign(s, data, Some(64))? {
+            Signed::Signature(sig) => Ok(sig),
+            Signed::Length(_) => panic!("a buffer was given"),
+        }
+    }
+}
+
+fn verifies(key: &VerifyingKey, digest: &[u8], sig: &[u8]) -> bool {
+    key.verify_prehash(digest, &Signature::from_slice(sig).unwrap())
+        .is_ok()
+}
+
+#[test]
+fn two_tokens_per_reader_with_their_pins_and_keys() {
+    let mut f = fixture();
+    assert_eq!(f.m.slot_list(true), vec![0, 1]);
+    let pin1 = f.m.token_info(0).unwrap();
+    let pin2 = f.m.token_info(1).unwrap();
+    assert!(pin1.label.starts_with("Asan PIN1 ") && pin1.label.ends_with(&pin1.serial));
+    assert!(pin2.label.starts_with("Asan PIN2 "));
+    assert_eq!(pin1.serial.len(), 16);
+    assert_eq!((pin1.pin_len, pin2.pin_len), ((4, 8), (5, 8)));
+    for flags in [pin1.flags, pin2.flags] {
+        assert_eq!(
+            flags,
+            CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED
+        );
+    }
+    // Without login: the profile object, then public and private keys of
+    // the token's usage for both profiles of the Business service.
+    let s = f.m.open_session(1, CKF_SERIAL_SESSION).unwrap();
+    f.m.find_init(s, &[]).unwrap();
+    let all = f.m.find(s, 100).unwrap();
+    f.m.find_final(s).unwrap();
+    assert_eq!(all.len(), 5);
+    let classes: Vec<Value> = all
+        .iter()
+        .map(|h| f.m.attributes(s, *h, &[CKA_CLASS]).unwrap().remove(0))
+        .collect();
+    assert_eq!(classes[0], Value::Bytes(ulong(CKO_PROFILE)));
+    f.private_key(s, 0x21);
+    f.private_key(s, 0x22);
+    let key = f.private_key(s, 0x22);
+    let v =
+        f.m.attributes(s, key, &[CKA_ALWAYS_AUTHENTICATE, CKA_VALUE, CKA_SIGN])
+            .unwrap();
+    assert_eq!(
+        v,
+        vec![
+            Value::Bytes(vec![CK_TRUE]),
+            Value::Sensitive,
+            Value::Bytes(vec![CK_TRUE])
+        ]
+    );
+    // The PIN1 token holds no signing key.
+    let s1 = f.open(0);
+    f.m.find_init(s1, &[(CKA_ID, vec![0x21])]).unwrap();
+    assert!(f.m.find(s1, 10).unwrap().is_empty());
+}
+
+#[test]
+fn one_pin2_authorises_exactly_one_signature_and_a_length_query_uses_none() {
+    let mut f = fixture();
+    let s = f.open(1);
+    let key = f.private_key(s, 0x21);
+    let public = f.public_key(s, 0x21);
+    let digest: [u8; 32] = Sha256::digest(b"document").into();
+
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.sign(s, &digest), Err(CKR_USER_NOT_LOGGED_IN));
+
+    f.m.login(s, CKU_USER, PIN2).unwrap();
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    // Length queries: no buffer, and one too short.
+    assert_eq!(f.m.sign(s, &digest, None), Ok(Signed::Length(64)));
+    assert_eq!(f.m.sign(s, &digest, Some(10)), Err(CKR_BUFFER_TOO_SMALL));
+    let sig = f.sign(s, &digest).unwrap();
+    assert!(verifies(&public, &digest, &sig));
+    assert_eq!(f.m.session_info(s).unwrap().state, CKS_RW_PUBLIC_SESSION);
+
+    // The next signature needs its own PIN2.
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.sign(s, &digest), Err(CKR_USER_NOT_LOGGED_IN));
+
+    // The context-specific way: after C_SignInit.
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    f.m.login(s, CKU_CONTEXT_SPECIFIC, PIN2).unwrap();
+    let sig = f.sign(s, &digest).unwrap();
+    assert!(verifies(&public, &digest, &sig));
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.sign(s, &digest), Err(CKR_USER_NOT_LOGGED_IN));
+
+    // A user login and a context-specific one for the same signature are
+    // both used up by it.
+    f.m.login(s, CKU_USER, PIN2).unwrap();
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    f.m.login(s, CKU_CONTEXT_SPECIFIC, PIN2).unwrap();
+    f.sign(s, &digest).unwrap();
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.sign(s, &digest), Err(CKR_USER_NOT_LOGGED_IN));
+    assert_eq!(f.tries(1).1, 3);
+}
+
+#[test]
+fn digests_of_20_to_64_bytes_and_streamed_sha256() {
+    let mut f = fixture();
+    for (slot, id) in [(0, 0x12), (1, 0x22)] {
+        let s = f.open(slot);
+        let key = f.private_key(s, id);
+        let public = f.public_key(s, id);
+        let pin: &[u8] = if slot == 0 { PIN1 } else { PIN2 };
+        if slot == 0 {
+            f.m.login(s, CKU_USER, pin).unwrap();
+        }
+        for len in [20, 32, 48, 64] {
+            let digest: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5A).collect();
+            f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+            if slot == 1 {
+                f.m.login(s, CKU_CONTEXT_SPECIFIC, pin).unwrap();
+            }
+            let sig = f.sign(s, &digest).unwrap();
+            assert!(verifies(&public, &digest, &sig), "{id:02X}, {len} bytes");
+        }
+        for len in [19, 65] {
+            f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+            assert_eq!(
+                f.m.sign(s, &vec![1; len], Some(64)),
+                Err(CKR_DATA_LEN_RANGE)
+            );
+        }
+        // CKM_ECDSA_SHA256 streamed, with a length query before the end.
+        f.m.sign_init(s, CKM_ECDSA_SHA256, key).unwrap();
+        if slot == 1 {
+            f.m.login(s, CKU_CONTEXT_SPECIFIC, pin).unwrap();
+        }
+        f.m.sign_update(s, b"part one, ").unwrap();
+        f.m.sign_update(s, b"part two").unwrap();
+        assert_eq!(f.m.sign_final(s, None), Ok(Signed::Length(64)));
+        let Signed::Signature(sig) = f.m.sign_final(s, Some(64)).unwrap() else {
+            panic!()
+        };
+        let digest = Sha256::digest(b"part one, part two");
+        assert!(verifies(&public, &digest, &sig));
+    }
+}
+
+#[test]
+fn wrong_pins_cost_a_try_bad_formats_none() {
+    let mut f = fixture();
+    let s = f.open(0);
+    assert_eq!(f.m.login(s, CKU_USER, b"12a4"), Err(CKR_PIN_INVALID));
+    assert_eq!(f.m.login(s, CKU_USER, b"123"), Err(CKR_PIN_LEN_RANGE));
+    assert_eq!(f.m.login(s, CKU_USER, b"123456789"), Err(CKR_PIN_LEN_RANGE));
+    assert_eq!(
+        f.tries(0),
+        (
+            CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED,
+            3
+        )
+    );
+
+    assert_eq!(f.m.login(s, CKU_USER, b"9999"), Err(CKR_PIN_INCORRECT));
+    let (flags, tries) = f.tries(0);
+    assert_eq!(tries, 2);
+    assert_ne!(flags & CKF_USER_PIN_COUNT_LOW, 0);
+    assert_eq!(f.m.login(s, CKU_USER, b"9999"), Err(CKR_PIN_INCORRECT));
+    assert_ne!(f.tries(0).0 & CKF_USER_PIN_FINAL_TRY, 0);
+    assert_eq!(f.m.login(s, CKU_USER, b"9999"), Err(CKR_PIN_LOCKED));
+    assert_ne!(f.tries(0).0 & CKF_USER_PIN_LOCKED, 0);
+    // Blocked: refused without a try, the right PIN too.
+    assert_eq!(f.m.login(s, CKU_USER, PIN1), Err(CKR_PIN_LOCKED));
+
+    // The PUK as security officer unblocks and sets a new PIN1.
+    assert_eq!(f.m.login(s, CKU_SO, b"1234567"), Err(CKR_PIN_LEN_RANGE));
+    f.m.login(s, CKU_SO, PUK).unwrap();
+    assert_eq!(f.m.session_info(s).unwrap().state, CKS_RW_SO_FUNCTIONS);
+    assert_eq!(f.m.init_pin(s, b"12"), Err(CKR_PIN_LEN_RANGE));
+    f.m.init_pin(s, b"4321").unwrap();
+    f.m.logout(s).unwrap();
+    assert_eq!(f.tries(0).1, 3);
+    f.m.login(s, CKU_USER, b"4321").unwrap();
+
+    // A wrong PIN2 is found out by the signature itself.
+    let s2 = f.open(1);
+    let key = f.private_key(s2, 0x21);
+    f.m.sign_init(s2, CKM_ECDSA, key).unwrap();
+    f.m.login(s2, CKU_CONTEXT_SPECIFIC, b"99999").unwrap();
+    assert_eq!(f.sign(s2, &[1; 32]), Err(CKR_PIN_INCORRECT));
+    let (flags, tries) = f.tries(1);
+    assert_eq!(tries, 2);
+    assert_ne!(flags & CKF_USER_PIN_COUNT_LOW, 0);
+}
+
+#[test]
+fn pin1_login_lasts_and_set_pin_changes_the_tokens_pin() {
+    let mut f = fixture();
+    let s = f.open(0);
+    let key = f.private_key(s, 0x11);
+    let public = f.public_key(s, 0x11);
+    assert_eq!(f.m.set_pin(s, PIN1, b"12"), Err(CKR_PIN_LEN_RANGE));
+    f.m.set_pin(s, PIN1, b"5678").unwrap();
+    assert_eq!(f.m.login(s, CKU_USER, PIN1), Err(CKR_PIN_INCORRECT));
+    f.m.login(s, CKU_USER, b"5678").unwrap();
+    assert_eq!(
+        f.m.login(s, CKU_USER, b"5678"),
+        Err(CKR_USER_ALREADY_LOGGED_IN)
+    );
+    for n in 0..3u8 {
+        let digest = [n; 32];
+        f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+        assert!(verifies(&public, &digest, &f.sign(s, &digest).unwrap()));
+    }
+    // A read-only session cannot change a PIN.
+    let ro = f.m.open_session(0, CKF_SERIAL_SESSION).unwrap();
+    assert_eq!(
+        f.m.set_pin(ro, b"5678", b"1234"),
+        Err(CKR_SESSION_READ_ONLY)
+    );
+    f.m.logout(s).unwrap();
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.sign(s, &[0; 32]), Err(CKR_USER_NOT_LOGGED_IN));
+    assert_eq!(f.m.logout(s), Err(CKR_USER_NOT_LOGGED_IN));
+}
+
+#[test]
+fn a_removed_card_ends_its_sessions() {
+    let mut f = fixture();
+    let s = f.open(0);
+    f.m.login(s, CKU_USER, PIN1).unwrap();
+    assert_eq!(f.m.slot_event(), None);
+    *f.present.lock().unwrap() = Presence {
+        card: false,
+        events: 2,
+    };
+    assert_eq!(f.m.session_info(s).err(), Some(CKR_DEVICE_REMOVED));
+    assert_eq!(f.m.find_init(s, &[]), Err(CKR_DEVICE_REMOVED));
+    assert_eq!(f.m.token_info(0).err(), Some(CKR_TOKEN_NOT_PRESENT));
+    assert_eq!(
+        f.m.open_session(0, CKF_SERIAL_SESSION).err(),
+        Some(CKR_TOKEN_NOT_PRESENT)
+    );
+    assert_eq!(f.m.slot_list(true), Vec::<CK_SLOT_ID>::new());
+    assert_eq!(f.m.slot_list(false), vec![0, 1]);
+    assert_eq!(f.m.slot_event(), Some(0));
+    assert_eq!(f.m.slot_event(), Some(1));
+    assert_eq!(f.m.slot_event(), None);
+    assert!(f.image.exists());
+
+    // Back in: a new session works, the old one stays dead, and the PIN1
+    // login did not survive.
+    *f.present.lock().unwrap() = Presence {
+        card: true,
+        events: 3,
+    };
+    f.m.close_session(s).unwrap();
+    let s = f.open(0);
+    let key = f.private_key(s, 0x11);
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.sign(s, &[0; 32]), Err(CKR_USER_NOT_LOGGED_IN));
+}
+
+#[test]
+fn sessions_and_operations_are_checked() {
+    let mut f = fixture();
+    assert_eq!(
+        f.m.open_session(9, CKF_SERIAL_SESSION).err(),
+        Some(CKR_SLOT_ID_INVALID)
+    );
+    assert_eq!(
+        f.m.open_session(0, 0).err(),
+        Some(CKR_SESSION_PARALLEL_NOT_SUPPORTED)
+    );
+    let s = f.open(1);
+    assert_eq!(
+        f.m.sign(s, &[0; 32], Some(64)),
+        Err(CKR_OPERATION_NOT_INITIALIZED)
+    );
+    let key = f.private_key(s, 0x21);
+    assert_eq!(
+        f.m.sign_init(s, CKM_ECDSA_SHA384, key),
+        Err(CKR_MECHANISM_INVALID)
+    );
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.m.sign_init(s, CKM_ECDSA, key), Err(CKR_OPERATION_ACTIVE));
+    assert_eq!(f.m.sign_update(s, b"x"), Err(CKR_FUNCTION_NOT_SUPPORTED));
+    // A public key does not sign; a handle of another token is not here.
+    f.m.find_init(s, &[(CKA_CLASS, ulong(CKO_PUBLIC_KEY))])
+        .unwrap();
+    let public = f.m.find(s, 1).unwrap()[0];
+    f.m.find_final(s).unwrap();
+    assert_eq!(
+        f.m.sign_init(s, CKM_ECDSA, public),
+        Err(CKR_KEY_TYPE_INCONSISTENT)
+    );
+    assert_eq!(
+        f.m.sign_init(s, CKM_ECDSA, 12345),
+        Err(CKR_OBJECT_HANDLE_INVALID)
+    );
+    f.m.close_session(s).unwrap();
+    assert_eq!(f.m.session_info(s).err(), Some(CKR_SESSION_HANDLE_INVALID));
+}
