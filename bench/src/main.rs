@@ -10,14 +10,19 @@
 //! against raw `p256`), `roundtrip` (host library over pcscd + vpcd against
 //! bare `pcsc` transmits), `apdus` (APDU counts per operation), `batch`
 //! (provisioning through pcscd on 1 and 4 virtual readers), `memory` (peak
-//! RSS of `asan sign FILE`, card image, applet buffers); `all` (the default)
-//! runs every one. `--json` prints one JSON object on stdout.
+//! RSS of `asan sign FILE`, card image, applet buffers), `pkcs11` (a
+//! signature through the PKCS#11 module, loaded with `cryptoki`, against the
+//! host library's on the same card through pcscd + vpcd, with the APDUs of
+//! each counted in the card's log); `all` (the default) runs every one.
+//! `--json` prints one JSON object on stdout. `ASAN_PKCS11_MODULE=PATH`
+//! measures another module than `libasan_pkcs11.so` beside the bench.
 #![forbid(unsafe_code)]
 
 mod apdus;
 mod batch;
 mod fixture;
 mod memory;
+mod pkcs11;
 mod procs;
 mod recording;
 mod roundtrip;
@@ -56,10 +61,11 @@ pub struct Options {
     pub wait_minutes: u64,
 }
 
-const SECTIONS: [&str; 5] = ["signing", "roundtrip", "apdus", "batch", "memory"];
+const SECTIONS: [&str; 6] = ["signing", "roundtrip", "apdus", "batch", "memory", "pkcs11"];
 
 const USAGE: &str = "usage: asan-bench [--json] [--iterations N] [--rounds R] [--cards N] [--wait-minutes M] [SECTION...]
-sections: signing roundtrip apdus batch memory all (default: all)";
+sections: signing roundtrip apdus batch memory pkcs11 all (default: all)
+env: ASAN_BENCH_VCARD=PATH (another asan-vcard), ASAN_PKCS11_MODULE=PATH (another libasan_pkcs11.so)";
 
 fn number<T: std::str::FromStr>(v: Option<String>, name: &str) -> BoxResult<T> {
     v.and_then(|s| s.parse().ok())
@@ -126,6 +132,7 @@ fn run_section(name: &str, o: &Options) -> BoxResult<Section> {
         "apdus" => apdus::run(o),
         "batch" => batch::run(o),
         "memory" => memory::run(o),
+        "pkcs11" => pkcs11::run(o),
         other => Err(format!("unknown section {other}").into()),
     }
 }

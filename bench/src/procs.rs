@@ -1,5 +1,5 @@
-//! The workspace's binaries (`asan`, `asan-vcard`) and virtual cards served
-//! to pcscd by `asan-vcard` processes on vpcd slots.
+//! The workspace's binaries (`asan`, `asan-vcard`) and its PKCS#11 module,
+//! and virtual cards served to pcscd by `asan-vcard` processes on vpcd slots.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -49,6 +49,43 @@ pub fn binary(package: &str, name: &str) -> BoxResult<PathBuf> {
     Ok(bin)
 }
 
+/// The workspace's PKCS#11 module, `libasan_pkcs11.so` beside this binary
+/// (`target/debug/` or `target/release/`); built first when the bench runs
+/// under cargo, in the bench's profile. `ASAN_PKCS11_MODULE=PATH` puts
+/// another module in. Absolute, as `dlopen` is given it.
+pub fn pkcs11_module() -> BoxResult<PathBuf> {
+    if let Some(path) = std::env::var_os("ASAN_PKCS11_MODULE") {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            return Err(format!("ASAN_PKCS11_MODULE: no file {}", path.display()).into());
+        }
+        return Ok(std::fs::canonicalize(path)?);
+    }
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().ok_or("no directory of the bench binary")?;
+    let release = dir.file_name().is_some_and(|n| n == "release");
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "asan-pkcs11", "--lib"]);
+        if release {
+            build.arg("--release");
+        }
+        if !build.status()?.success() {
+            return Err("building asan-pkcs11 failed".into());
+        }
+    }
+    let module = dir.join("libasan_pkcs11.so");
+    if !module.is_file() {
+        return Err(format!(
+            "no {} (build it: cargo build{} -p asan-pkcs11, or set ASAN_PKCS11_MODULE)",
+            module.display(),
+            if release { " --release" } else { "" }
+        )
+        .into());
+    }
+    Ok(std::fs::canonicalize(module)?)
+}
+
 /// Leaves the card as it is (dropping a `pcsc::Card` resets it, which
 /// confuses vpcd).
 pub fn leave(card: pcsc::Card) {
@@ -74,25 +111,58 @@ pub struct VirtualReader {
     child: Child,
     /// The reader name.
     pub reader: String,
+    /// Its standard error: `IMAGE.log` beside the image.
+    pub log: PathBuf,
 }
 
 impl VirtualReader {
     /// Starts `asan-vcard` on `port` with `image`; waits until pcscd sees the card.
     pub fn start(vcard: &Path, port: u16, reader: &str, image: &Path) -> BoxResult<Self> {
-        let child = Command::new(vcard)
-            .arg("--state")
+        Self::spawn(vcard, port, reader, image, false)
+    }
+
+    /// The same with `--verbose`: a line per APDU in [`VirtualReader::log`]
+    /// (see [`VirtualReader::apdus`]).
+    pub fn start_verbose(vcard: &Path, port: u16, reader: &str, image: &Path) -> BoxResult<Self> {
+        Self::spawn(vcard, port, reader, image, true)
+    }
+
+    fn spawn(
+        vcard: &Path,
+        port: u16,
+        reader: &str,
+        image: &Path,
+        verbose: bool,
+    ) -> BoxResult<Self> {
+        let log = image.with_extension("log");
+        let mut cmd = Command::new(vcard);
+        cmd.arg("--state")
             .arg(image)
             .arg("--vpcd")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("127.0.0.1:{port}"));
+        if verbose {
+            cmd.arg("--verbose");
+        }
+        let child = cmd
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(image.with_extension("log"))?)
+            .stderr(std::fs::File::create(&log)?)
             .spawn()?;
         let mut me = Self {
             child,
             reader: reader.to_owned(),
+            log,
         };
         me.wait_for_card()?;
         Ok(me)
+    }
+
+    /// The APDUs the card has answered so far, from the log of a card
+    /// started with [`VirtualReader::start_verbose`] (one `HEADER (n bytes)
+    /// -> SW (m bytes of data)` line each, written before the answer goes
+    /// out, so an answered APDU is always in it).
+    pub fn apdus(&self) -> BoxResult<u64> {
+        let text = std::fs::read_to_string(&self.log)?;
+        Ok(text.lines().filter(|l| l.contains(" -> ")).count() as u64)
     }
 
     fn wait_for_card(&mut self) -> BoxResult<()> {

@@ -48,7 +48,7 @@ fn check_bare(select: u16, verify: u16) -> BoxResult<()> {
 
 /// Interleaved blocks of `a` and `b`; per-iteration medians and the median
 /// of the per-block ratios a/b.
-fn pair(
+pub fn pair(
     o: &Options,
     n: usize,
     mut a: impl FnMut() -> BoxResult<()>,

@@ -9,7 +9,7 @@
 //! reported by `C_Sign`. The PUK is the security officer's PIN.
 
 use asan_applet::PinRef;
-use asan_card::{AnyPin, Pin1, Pin2, Puk};
+use asan_card::{AnyPin, Pin1, Pin2, Puk, Secret};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
@@ -100,7 +100,9 @@ impl<C: Connector> Module<C> {
             }
             let puk: Puk = puk(pin)?;
             self.blocked(i, PinRef::Puk)?;
-            self.card_op(i, |c| c.card.verify_pin(&puk))?;
+            self.with_pin(i, PinRef::Puk, puk.block().as_bytes(), |c| {
+                c.card.verify_pin(&puk)
+            })?;
             self.restored(i, PinRef::Puk);
             Login::So(puk)
         } else {
@@ -108,7 +110,9 @@ impl<C: Connector> Module<C> {
                 TokenKind::Pin1 => {
                     let pin1: Pin1 = pin1(pin)?;
                     self.blocked(i, PinRef::Pin1)?;
-                    self.card_op(i, |c| c.card.verify_pin(&pin1))?;
+                    self.with_pin(i, PinRef::Pin1, pin1.block().as_bytes(), |c| {
+                        c.card.verify_pin(&pin1)
+                    })?;
                     self.restored(i, PinRef::Pin1);
                     Login::Pin1(pin1)
                 }
@@ -149,12 +153,46 @@ impl<C: Connector> Module<C> {
                 // Not needed for PIN1 keys; taken as a PIN1 login.
                 let pin1: Pin1 = pin1(pin)?;
                 self.blocked(i, PinRef::Pin1)?;
-                self.card_op(i, |c| c.card.verify_pin(&pin1))?;
+                self.with_pin(i, PinRef::Pin1, pin1.block().as_bytes(), |c| {
+                    c.card.verify_pin(&pin1)
+                })?;
                 self.restored(i, PinRef::Pin1);
                 self.readers[i].logins[kind.index()] = Login::Pin1(pin1);
                 Ok(())
             }
         }
+    }
+
+    /// Sends a PIN to the card through `f` — unless it is the very value the
+    /// card refused last time for that PIN, which is answered
+    /// `CKR_PIN_INCORRECT` at once without spending another try
+    /// (applications retry: pkcs11-tool signs again by parts after a failed
+    /// `C_Sign`, with the same context-specific PIN). Any success with the
+    /// PIN, a change or an unblock forgets the refused value.
+    pub(super) fn with_pin<R>(
+        &mut self,
+        i: usize,
+        pin: PinRef,
+        block: &[u8],
+        f: impl FnOnce(&mut super::token::LoadedCard<C::Transport>) -> asan_card::Result<R>,
+    ) -> CkResult<R> {
+        let refused = &self.readers[i].refused[pin.index()];
+        if refused.as_ref().is_some_and(|r| r.as_slice() == block) {
+            return Err(CKR_PIN_INCORRECT);
+        }
+        let result = self.card_op(i, f);
+        let refused = &mut self.readers[i].refused[pin.index()];
+        match &result {
+            Err(CKR_PIN_INCORRECT) => *refused = Some(Zeroizing::new(block.to_vec())),
+            Ok(_) => *refused = None,
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Forgets the value the card last refused for `pin` (it has a new one).
+    fn forget_wrong(&mut self, i: usize, pin: PinRef) {
+        self.readers[i].refused[pin.index()] = None;
     }
 
     /// `CKR_PIN_LOCKED` when the counters we know say the PIN is blocked
@@ -199,8 +237,11 @@ impl<C: Connector> Module<C> {
             return Err(CKR_SESSION_READ_ONLY);
         }
         let new = any(kind.pin(), pin)?;
-        self.card_op(i, |c| c.card.unblock_pin(&puk, Some(&new)))?;
+        self.with_pin(i, PinRef::Puk, puk.block().as_bytes(), |c| {
+            c.card.unblock_pin(&puk, Some(&new))
+        })?;
         self.restored(i, kind.pin());
+        self.forget_wrong(i, kind.pin());
         Ok(())
     }
 
@@ -218,8 +259,11 @@ impl<C: Connector> Module<C> {
         let old = any(which, old)?;
         let new_pin = any(which, new)?;
         self.blocked(i, which)?;
-        self.card_op(i, |c| c.card.change_pin(&old, &new_pin))?;
+        self.with_pin(i, which, old.block().as_bytes(), |c| {
+            c.card.change_pin(&old, &new_pin)
+        })?;
         self.restored(i, which);
+        self.forget_wrong(i, which);
         let login = &mut self.readers[i].logins[kind.index()];
         match login {
             Login::Pin1(_) => *login = Login::Pin1(pin1(new)?),
@@ -248,5 +292,42 @@ impl<C: Connector> Module<C> {
             Login::Pin1(p) => Some(p.clone()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn logins_never_show_their_pins() {
+        let shown = [
+            format!("{:?}", Login::Pin1(pin1(b"7391").unwrap())),
+            format!("{:?}", Login::Pin2(pin2(b"73915").unwrap())),
+            format!("{:?}", Login::So(puk(b"73915264").unwrap())),
+        ];
+        for s in shown {
+            assert!(!s.contains("739") && !s.contains("37 33"), "{s}");
+        }
+    }
+
+    #[test]
+    fn pins_are_checked_before_anything_is_sent() {
+        assert_eq!(
+            checked(PinRef::Pin2, b"1234").err(),
+            Some(CKR_PIN_LEN_RANGE)
+        );
+        assert_eq!(
+            checked(PinRef::Pin2, b"123456789").err(),
+            Some(CKR_PIN_LEN_RANGE)
+        );
+        assert_eq!(checked(PinRef::Pin2, b"12 45").err(), Some(CKR_PIN_INVALID));
+        assert_eq!(
+            checked(PinRef::Puk, b"1234567").err(),
+            Some(CKR_PIN_LEN_RANGE)
+        );
+        assert_eq!(checked(PinRef::Pin1, b"").err(), Some(CKR_PIN_LEN_RANGE));
+        assert_eq!(checked(PinRef::Pin1, b"0000").map(|p| p.len()), Ok(4));
     }
 }

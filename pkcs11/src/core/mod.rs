@@ -78,6 +78,8 @@ struct Reader<T: asan_card::transport::Transport> {
     /// dead (`CKR_DEVICE_REMOVED`).
     generation: u64,
     logins: [Login; 2],
+    /// Per PIN (PIN1, PIN2, PUK): the block the card refused last.
+    refused: [Option<zeroize::Zeroizing<Vec<u8>>>; 3],
 }
 
 struct Session {
@@ -94,7 +96,15 @@ pub struct Module<C: Connector> {
     readers: Vec<Reader<C::Transport>>,
     sessions: BTreeMap<CK_SESSION_HANDLE, Session>,
     next_session: CK_SESSION_HANDLE,
+    /// When pcscd was last asked what the readers hold.
+    refreshed: Option<std::time::Instant>,
+    /// How long an answer stands for a session's operations.
+    presence_window: std::time::Duration,
 }
+
+/// How long pcscd's answer about the readers stands for the operations of
+/// a session (slot and token calls always ask anew).
+pub const PRESENCE_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The mechanisms every token offers.
 pub const MECHANISMS: [CK_MECHANISM_TYPE; 2] = [CKM_ECDSA, CKM_ECDSA_SHA256];
@@ -128,10 +138,18 @@ impl<C: Connector> Module<C> {
             readers: Vec::new(),
             sessions: BTreeMap::new(),
             next_session: 1,
+            refreshed: None,
+            presence_window: PRESENCE_WINDOW,
         };
         m.update_readers();
         m.settle_events();
         m
+    }
+
+    /// Sets how long pcscd's answer about the readers stands for session
+    /// operations (tests that swap cards at once use zero).
+    pub fn set_presence_window(&mut self, window: std::time::Duration) {
+        self.presence_window = window;
     }
 
     /// Adds readers attached since the last look (never renumbers).
@@ -152,14 +170,30 @@ impl<C: Connector> Module<C> {
                     card: None,
                     generation: 0,
                     logins: [Login::Public, Login::Public],
+                    refused: [None, None, None],
                 });
             }
+        }
+    }
+
+    /// Like [`Module::refresh`] within a session's operations, but at most
+    /// once per [`PRESENCE_WINDOW`]: asking pcscd costs two round trips, a
+    /// signature takes five calls, and a card cannot leave and come back
+    /// faster than pcscd itself notices it. A card that left in between is
+    /// caught anyway: its PC/SC handle fails, never reaching another card.
+    fn refresh_recent(&mut self) {
+        let fresh = self
+            .refreshed
+            .is_some_and(|t| t.elapsed() < self.presence_window);
+        if !fresh {
+            self.refresh();
         }
     }
 
     /// Looks (without an APDU) whether the cards are still the ones we know;
     /// forgets those that left.
     fn refresh(&mut self) {
+        self.refreshed = Some(std::time::Instant::now());
         let names: Vec<String> = self.readers.iter().map(|r| r.name.clone()).collect();
         let now = self.connector.presence(&names);
         for (reader, p) in self.readers.iter_mut().zip(now) {
@@ -175,6 +209,7 @@ impl<C: Connector> Module<C> {
             reader.generation += 1;
         }
         reader.logins = [Login::Public, Login::Public];
+        reader.refused = [None, None, None];
     }
 
     fn reader_index(&self, slot: CK_SLOT_ID) -> CkResult<usize> {
@@ -368,7 +403,7 @@ impl<C: Connector> Module<C> {
     /// The live session `handle`: its reader index; a session whose card
     /// left answers `CKR_DEVICE_REMOVED`.
     fn session(&mut self, handle: CK_SESSION_HANDLE) -> CkResult<(usize, TokenKind)> {
-        self.refresh();
+        self.refresh_recent();
         let s = self
             .sessions
             .get(&handle)
@@ -439,11 +474,13 @@ impl<C: Connector> Module<C> {
         if self.session_mut(handle)?.find.is_some() {
             return Err(CKR_OPERATION_ACTIVE);
         }
+        // Private objects are seen by the logged-in user only.
+        let user = matches!(self.readers[i].logins[kind.index()], Login::Pin1(_));
         let found: Vec<CK_OBJECT_HANDLE> = self
             .objects(i, kind)
             .iter()
             .enumerate()
-            .filter(|(_, o)| o.matches(template))
+            .filter(|(_, o)| (user || !o.is_private()) && o.matches(template))
             .map(|(n, _)| handle_of(slot, n))
             .rev()
             .collect();

@@ -142,6 +142,17 @@ impl Object {
         }
     }
 
+    /// Whether the object is private (`CKA_PRIVATE`): seen only after a
+    /// login. That is the PIN1 token's private keys alone: applications
+    /// such as libp11 log in when, and only when, the key they look for is
+    /// not visible without it. Certificates and public keys are public, and
+    /// so are the PIN2 token's private keys — a PIN2 login lasts one
+    /// signature, and `CKA_ALWAYS_AUTHENTICATE` makes applications ask for
+    /// the PIN2 of each signature anyway.
+    pub fn is_private(&self) -> bool {
+        matches!(self, Self::PrivateKey(k) if k.key.usage == KeyUsage::Authentication)
+    }
+
     /// The key an object belongs to (none for the profile).
     pub fn key(&self) -> Option<KeyRef> {
         match self {
@@ -153,14 +164,12 @@ impl Object {
 
     /// The value of `attribute`.
     pub fn attribute(&self, attribute: CK_ATTRIBUTE_TYPE) -> Value {
-        // Storage attributes every object has: on the token, public (no
-        // login needed to see it), read-only.
+        // Storage attributes every object has: on the token, read-only.
         match attribute {
             CKA_CLASS => return ulong(self.class()),
             CKA_TOKEN => return bool_(true),
-            CKA_PRIVATE | CKA_MODIFIABLE | CKA_COPYABLE | CKA_DESTROYABLE => {
-                return bool_(false);
-            }
+            CKA_PRIVATE => return bool_(self.is_private()),
+            CKA_MODIFIABLE | CKA_COPYABLE | CKA_DESTROYABLE => return bool_(false),
             _ => {}
         }
         match self {

@@ -12,7 +12,7 @@
 //! zeros): the signature is the one the caller's digest asks for.
 
 use asan_applet::{KeyRef, KeyUsage, PinRef};
-use asan_card::Pin2;
+use asan_card::{Pin2, Secret};
 use cryptoki_sys::*;
 use sha2::{Digest, Sha256};
 
@@ -185,7 +185,7 @@ impl<C: Connector> Module<C> {
             Some(n) if n < SIGNATURE_LEN => return Err(CKR_BUFFER_TOO_SMALL),
             Some(_) => {}
         }
-        let (i, _) = self.session(handle)?;
+        let i = self.session_mut(handle)?.slot / 2;
         let Some(mut op) = self.session_mut(handle)?.sign.take() else {
             return Err(CKR_OPERATION_NOT_INITIALIZED);
         };
@@ -193,7 +193,9 @@ impl<C: Connector> Module<C> {
         let signature = match op.key.usage {
             KeyUsage::Authentication => {
                 let pin1 = self.pin1(i).ok_or(CKR_USER_NOT_LOGGED_IN)?;
-                let result = self.card_op(i, |c| c.card.authenticate(digest, &pin1, profile));
+                let result = self.with_pin(i, PinRef::Pin1, pin1.block().as_bytes(), |c| {
+                    c.card.authenticate(digest, &pin1, profile)
+                });
                 if result == Err(CKR_PIN_INCORRECT) || result == Err(CKR_PIN_LOCKED) {
                     // PIN1 changed elsewhere: the login is void.
                     self.readers[i].logins[TokenKind::Pin1.index()] = super::Login::Public;
@@ -206,7 +208,9 @@ impl<C: Connector> Module<C> {
                 let pending = self.take_pin2(i);
                 let pin2 = op.pin2.take().or(pending).ok_or(CKR_USER_NOT_LOGGED_IN)?;
                 let digest = as_p256_digest(digest);
-                self.card_op(i, |c| c.card.sign(&digest, &pin2, profile))?
+                self.with_pin(i, PinRef::Pin2, pin2.block().as_bytes(), |c| {
+                    c.card.sign(&digest, &pin2, profile)
+                })?
             }
         };
         let pin = match op.key.usage {

@@ -81,10 +81,12 @@ fn fixture() -> Fixture {
         card: true,
         events: 1,
     }));
-    let m = Module::new(TestReader {
+    let mut m = Module::new(TestReader {
         image: image.clone(),
         present: Arc::clone(&present),
     });
+    // Cards are taken out and put back between two calls.
+    m.set_presence_window(std::time::Duration::ZERO);
     Fixture {
         _dir: dir,
         m,
@@ -135,7 +137,11 @@ impl Fixture {
     fn tries(&mut self, slot: CK_SLOT_ID) -> (CK_FLAGS, u8) {
         let info = self.m.token_info(slot).unwrap();
         let i = &self.m.readers[0].card.as_ref().unwrap().pins;
-        let t = if slot % 2 == 0 { i.pin1 } else { i.pin2 };
+        let t = if slot.is_multiple_of(2) {
+            i.pin1
+        } else {
+            i.pin2
+        };
         (info.flags, t.tries_left)
     }
 
@@ -248,12 +254,12 @@ fn digests_of_20_to_64_bytes_and_streamed_sha256() {
     let mut f = fixture();
     for (slot, id) in [(0, 0x12), (1, 0x22)] {
         let s = f.open(slot);
-        let key = f.private_key(s, id);
-        let public = f.public_key(s, id);
         let pin: &[u8] = if slot == 0 { PIN1 } else { PIN2 };
         if slot == 0 {
             f.m.login(s, CKU_USER, pin).unwrap();
         }
+        let key = f.private_key(s, id);
+        let public = f.public_key(s, id);
         for len in [20, 32, 48, 64] {
             let digest: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5A).collect();
             f.m.sign_init(s, CKM_ECDSA, key).unwrap();
@@ -305,9 +311,12 @@ fn wrong_pins_cost_a_try_bad_formats_none() {
     let (flags, tries) = f.tries(0);
     assert_eq!(tries, 2);
     assert_ne!(flags & CKF_USER_PIN_COUNT_LOW, 0);
+    // The value the card just refused is not sent again: no try spent.
     assert_eq!(f.m.login(s, CKU_USER, b"9999"), Err(CKR_PIN_INCORRECT));
+    assert_eq!(f.tries(0).1, 2);
+    assert_eq!(f.m.login(s, CKU_USER, b"9998"), Err(CKR_PIN_INCORRECT));
     assert_ne!(f.tries(0).0 & CKF_USER_PIN_FINAL_TRY, 0);
-    assert_eq!(f.m.login(s, CKU_USER, b"9999"), Err(CKR_PIN_LOCKED));
+    assert_eq!(f.m.login(s, CKU_USER, b"9997"), Err(CKR_PIN_LOCKED));
     assert_ne!(f.tries(0).0 & CKF_USER_PIN_LOCKED, 0);
     // Blocked: refused without a try, the right PIN too.
     assert_eq!(f.m.login(s, CKU_USER, PIN1), Err(CKR_PIN_LOCKED));
@@ -331,18 +340,60 @@ fn wrong_pins_cost_a_try_bad_formats_none() {
     let (flags, tries) = f.tries(1);
     assert_eq!(tries, 2);
     assert_ne!(flags & CKF_USER_PIN_COUNT_LOW, 0);
+    // pkcs11-tool's retry by parts with the same PIN2 costs no second try.
+    f.m.sign_init(s2, CKM_ECDSA_SHA256, key).unwrap();
+    f.m.login(s2, CKU_CONTEXT_SPECIFIC, b"99999").unwrap();
+    f.m.sign_update(s2, b"data").unwrap();
+    assert_eq!(f.m.sign_final(s2, Some(64)), Err(CKR_PIN_INCORRECT));
+    assert_eq!(f.tries(1).1, 2);
+    // The right PIN2 signs, and the refused value may be tried again.
+    f.m.sign_init(s2, CKM_ECDSA, key).unwrap();
+    f.m.login(s2, CKU_CONTEXT_SPECIFIC, PIN2).unwrap();
+    f.sign(s2, &[1; 32]).unwrap();
+    assert_eq!(f.tries(1).1, 3);
+    f.m.sign_init(s2, CKM_ECDSA, key).unwrap();
+    f.m.login(s2, CKU_CONTEXT_SPECIFIC, b"99999").unwrap();
+    assert_eq!(f.sign(s2, &[1; 32]), Err(CKR_PIN_INCORRECT));
+    assert_eq!(f.tries(1).1, 2);
+}
+
+#[test]
+fn pin1_private_keys_are_seen_after_login_only() {
+    let mut f = fixture();
+    let s = f.open(0);
+    let private = ulong(CKO_PRIVATE_KEY);
+    f.m.find_init(s, &[(CKA_CLASS, private.clone())]).unwrap();
+    assert!(f.m.find(s, 10).unwrap().is_empty());
+    f.m.find_final(s).unwrap();
+    f.m.login(s, CKU_USER, PIN1).unwrap();
+    let key = f.private_key(s, 0x11);
+    assert_eq!(
+        f.m.attributes(s, key, &[CKA_PRIVATE]).unwrap(),
+        vec![Value::Bytes(vec![CK_TRUE])]
+    );
+    f.m.logout(s).unwrap();
+    f.m.find_init(s, &[(CKA_CLASS, private.clone())]).unwrap();
+    assert!(f.m.find(s, 10).unwrap().is_empty());
+    f.m.find_final(s).unwrap();
+    // The PIN2 token's keys are public: their PIN is per signature.
+    let s2 = f.open(1);
+    let key = f.private_key(s2, 0x21);
+    assert_eq!(
+        f.m.attributes(s2, key, &[CKA_PRIVATE]).unwrap(),
+        vec![Value::Bytes(vec![CK_FALSE])]
+    );
 }
 
 #[test]
 fn pin1_login_lasts_and_set_pin_changes_the_tokens_pin() {
     let mut f = fixture();
     let s = f.open(0);
-    let key = f.private_key(s, 0x11);
     let public = f.public_key(s, 0x11);
     assert_eq!(f.m.set_pin(s, PIN1, b"12"), Err(CKR_PIN_LEN_RANGE));
     f.m.set_pin(s, PIN1, b"5678").unwrap();
     assert_eq!(f.m.login(s, CKU_USER, PIN1), Err(CKR_PIN_INCORRECT));
     f.m.login(s, CKU_USER, b"5678").unwrap();
+    let key = f.private_key(s, 0x11);
     assert_eq!(
         f.m.login(s, CKU_USER, b"5678"),
         Err(CKR_USER_ALREADY_LOGGED_IN)
@@ -396,9 +447,31 @@ fn a_removed_card_ends_its_sessions() {
     };
     f.m.close_session(s).unwrap();
     let s = f.open(0);
+    f.m.find_init(s, &[(CKA_CLASS, ulong(CKO_PRIVATE_KEY))])
+        .unwrap();
+    assert!(f.m.find(s, 10).unwrap().is_empty(), "logged out");
+    f.m.find_final(s).unwrap();
+    f.m.login(s, CKU_USER, PIN1).unwrap();
     let key = f.private_key(s, 0x11);
     f.m.sign_init(s, CKM_ECDSA, key).unwrap();
-    assert_eq!(f.sign(s, &[0; 32]), Err(CKR_USER_NOT_LOGGED_IN));
+    f.sign(s, &[0; 32]).unwrap();
+}
+
+#[test]
+fn pcscd_is_asked_once_per_window_in_a_session() {
+    let mut f = fixture();
+    f.m.set_presence_window(std::time::Duration::from_secs(3600));
+    let s = f.open(0);
+    f.m.session_info(s).unwrap();
+    *f.present.lock().unwrap() = Presence {
+        card: false,
+        events: 2,
+    };
+    // Within the window the session's calls take the last answer …
+    assert!(f.m.session_info(s).is_ok());
+    // … slot and token calls always ask.
+    assert_eq!(f.m.token_info(0).err(), Some(CKR_TOKEN_NOT_PRESENT));
+    assert_eq!(f.m.session_info(s).err(), Some(CKR_DEVICE_REMOVED));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! (`CKR_FUNCTION_NOT_SUPPORTED`, never a null pointer in a list).
 
 use std::os::raw::c_void;
+use std::sync::OnceLock;
 
 use cryptoki_sys::*;
 
@@ -187,26 +188,44 @@ static FUNCTIONS_3_0: CK_FUNCTION_LIST_3_0 = CK_FUNCTION_LIST_3_0 {
 /// The interface name every PKCS#11 3.0 module offers, NUL-terminated.
 static NAME: &[u8] = b"PKCS 11\0";
 
-/// A `CK_INTERFACE` in a `static`: its pointers point to immutable statics.
-struct Interface(CK_INTERFACE);
+/// The two interfaces, "PKCS 11" 3.0 first (the preferred one), then 2.40,
+/// each as a fresh value.
+fn interface_values() -> [CK_INTERFACE; 2] {
+    [
+        CK_INTERFACE {
+            pInterfaceName: NAME.as_ptr() as *mut CK_UTF8CHAR,
+            pFunctionList: &FUNCTIONS_3_0 as *const CK_FUNCTION_LIST_3_0 as *mut c_void,
+            flags: 0,
+        },
+        CK_INTERFACE {
+            pInterfaceName: NAME.as_ptr() as *mut CK_UTF8CHAR,
+            pFunctionList: &FUNCTIONS as *const CK_FUNCTION_LIST as *mut c_void,
+            flags: 0,
+        },
+    ]
+}
 
-// SAFETY: the pointers inside point to `static` data that is never written
-// (the name and the function lists); sharing them between threads is safe.
-unsafe impl Sync for Interface {}
+/// The interfaces `C_GetInterface` hands out, in writable memory allocated
+/// once and never freed: callers may write into them (OpenSC's
+/// pkcs11-spy puts its own function list in), which in a `static` would
+/// be a write to read-only memory.
+struct Interfaces([*mut CK_INTERFACE; 2]);
 
-/// The two interfaces: "PKCS 11" 3.0 first (the preferred one), then 2.40.
-static INTERFACES: [Interface; 2] = [
-    Interface(CK_INTERFACE {
-        pInterfaceName: NAME.as_ptr() as *mut CK_UTF8CHAR,
-        pFunctionList: &FUNCTIONS_3_0 as *const CK_FUNCTION_LIST_3_0 as *mut c_void,
-        flags: 0,
-    }),
-    Interface(CK_INTERFACE {
-        pInterfaceName: NAME.as_ptr() as *mut CK_UTF8CHAR,
-        pFunctionList: &FUNCTIONS as *const CK_FUNCTION_LIST as *mut c_void,
-        flags: 0,
-    }),
-];
+// SAFETY: the pointers come from `Box::into_raw` and are never freed; we
+// never read or write through them after creating them, we only hand them
+// out, so sharing the pointer values between threads is sound.
+unsafe impl Send for Interfaces {}
+// SAFETY: as above: the pointer values are immutable once set.
+unsafe impl Sync for Interfaces {}
+
+static INTERFACES: OnceLock<Interfaces> = OnceLock::new();
+
+fn interfaces() -> &'static Interfaces {
+    INTERFACES.get_or_init(|| {
+        let [v3, v2] = interface_values();
+        Interfaces([Box::into_raw(Box::new(v3)), Box::into_raw(Box::new(v2))])
+    })
+}
 
 /// `C_GetFunctionList`: the v2.40 list.
 #[unsafe(no_mangle)]
@@ -219,57 +238,30 @@ pub extern "C" fn C_GetFunctionList(list: *mut *mut CK_FUNCTION_LIST) -> CK_RV {
     })
 }
 
-/// `C_GetInterfaceList`: both interfaces.
+/// `C_GetInterfaceList`: both interfaces, copied into the caller's array.
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetInterfaceList(list: *mut CK_INTERFACE, count: *mut CK_ULONG) -> CK_RV {
-    guard(|| {
-        let all: Vec<CK_INTERFACE> = INTERFACES
-            .iter()
-            .map(|i| CK_INTERFACE {
-                pInterfaceName: i.0.pInterfaceName,
-                pFunctionList: i.0.pFunctionList,
-                flags: i.0.flags,
-            })
-            .collect();
-        rv(list_out_interfaces(&all, list, count))
-    })
+    guard(|| rv(interfaces_out(list, count)))
 }
 
-fn list_out_interfaces(
-    all: &[CK_INTERFACE],
-    list: *mut CK_INTERFACE,
-    count: *mut CK_ULONG,
-) -> crate::core::CkResult<()> {
-    // CK_INTERFACE is not Copy in the bindings; copy field by field.
-    let copies: Vec<InterfaceCopy> = all
-        .iter()
-        .map(|i| InterfaceCopy(i.pInterfaceName, i.pFunctionList, i.flags))
-        .collect();
+fn interfaces_out(list: *mut CK_INTERFACE, count: *mut CK_ULONG) -> crate::core::CkResult<()> {
+    let all = interface_values();
     let room = get(count)?;
-    put(count, copies.len() as CK_ULONG)?;
+    put(count, all.len() as CK_ULONG)?;
     if list.is_null() {
         return Ok(());
     }
-    if (room as usize) < copies.len() {
+    if (room as usize) < all.len() {
         return Err(CKR_BUFFER_TOO_SMALL);
     }
-    for (n, c) in copies.iter().enumerate() {
-        // SAFETY: `list` is not null and holds `room >= copies.len()`
-        // interfaces; `n < copies.len()`.
+    for (n, value) in all.into_iter().enumerate() {
+        // SAFETY: `list` is not null and holds `room >= all.len()`
+        // interfaces; `n < all.len()`.
         let slot = unsafe { list.add(n) };
-        put(
-            slot,
-            CK_INTERFACE {
-                pInterfaceName: c.0,
-                pFunctionList: c.1,
-                flags: c.2,
-            },
-        )?;
+        put(slot, value)?;
     }
     Ok(())
 }
-
-struct InterfaceCopy(*mut CK_UTF8CHAR, *mut c_void, CK_FLAGS);
 
 /// `C_GetInterface`: "PKCS 11" (or no name) in version 3.0 (or none
 /// asked) or 2.40.
@@ -303,15 +295,13 @@ pub extern "C" fn C_GetInterface(
         if flags != 0 {
             return CKR_ARGUMENTS_BAD;
         }
+        let [v3, v2] = interfaces().0;
         let chosen = match wanted {
-            None | Some((3, 0)) => &INTERFACES[0],
-            Some((2, 40)) => &INTERFACES[1],
+            None | Some((3, 0)) => v3,
+            Some((2, 40)) => v2,
             Some(_) => return CKR_ARGUMENTS_BAD,
         };
-        rv(put(
-            interface,
-            &chosen.0 as *const CK_INTERFACE as *mut CK_INTERFACE,
-        ))
+        rv(put(interface, chosen))
     })
 }
 
