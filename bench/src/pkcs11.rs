@@ -6,13 +6,11 @@
 //! against `AsanCard::sign` with the same PIN2. The APDUs each side sends per
 //! signature are counted in the card's own log (`asan-vcard --verbose`).
 //!
-//! The module asks pcscd for the states of all readers at the start of
-//! each call on a session, to notice a card that left (five times per
-//! signature). Two more pairs of blocks show that share without changing
-//! the module: the library's signature + 5 x `C_GetSessionInfo` (a call that
-//! does nothing but that query) against the library alone, and the module
-//! against that. The query is also timed alone (`C_GetSessionInfo` against
-//! `C_GetInfo`, which asks nothing, and a bare `SCardGetStatusChange`).
+//! The module asks pcscd for the states of the readers to notice a card
+//! that left: on slot and token calls always, on a session's calls at most
+//! once per 100 ms (a signature takes five calls). That query is timed
+//! alone too (a bare `SCardGetStatusChange`, and `C_GetSessionInfo`
+//! against `C_GetInfo`, which asks nothing).
 
 use std::cell::RefCell;
 use std::ffi::CString;
@@ -52,11 +50,6 @@ const DIGEST: [u8; 32] = [0x5A; 32];
 /// Signatures counted in the card's log per side.
 const COUNTED: u64 = 10;
 
-/// Module calls per signature that ask pcscd for the readers' states:
-/// `C_Login`, `C_SignInit`, `C_Sign` (length query), `C_Sign` (twice: on
-/// entry and again before the card is used).
-const STATUS_QUERIES_PER_SIGNATURE: f64 = 5.0;
-
 /// Signatures per timed block: a quarter of `--iterations` (at least 5):
 /// one costs about 2 ms through pcscd here, so a block lasts ~0.1 s.
 fn signatures(o: &Options) -> usize {
@@ -68,14 +61,6 @@ struct Figures {
     module_us: f64,
     library_us: f64,
     ratio: f64,
-    /// The library's signature followed by as many of the module's status
-    /// queries as a module signature makes (`C_GetSessionInfo` x5), and
-    /// the library alone in the same blocks.
-    library_queries_us: f64,
-    library_alone_us: f64,
-    /// The module against that library + queries: what is left.
-    rest_module_us: f64,
-    rest_library_queries_us: f64,
     apdus_module: f64,
     apdus_library: f64,
     session_info_us: f64,
@@ -106,13 +91,6 @@ pub fn run(o: &Options) -> BoxResult<Section> {
 
     let overhead = (f.module_us / f.library_us - 1.0) * 100.0;
     let block_overhead = (f.ratio - 1.0) * 100.0;
-    // The status queries where they count, between signatures: library +
-    // 5 x C_GetSessionInfo against the library alone ...
-    let queries_us = f.library_queries_us - f.library_alone_us;
-    let queries_percent = queries_us / f.library_alone_us * 100.0;
-    // ... and the module against the library with those queries: the rest.
-    let rest_us = f.rest_module_us - f.rest_library_queries_us;
-    let rest_percent = rest_us / f.rest_library_queries_us * 100.0;
     let met = overhead <= 5.0;
     let n = signatures(o);
     let lines = vec![
@@ -133,19 +111,9 @@ pub fn run(o: &Options) -> BoxResult<Section> {
             if met { "met" } else { "MISSED" }
         ),
         format!(
-            "  the module's reader-state query (SCardGetStatusChange on {} readers) in C_GetSessionInfo: \
-             {:.1} us (C_GetInfo, without one: {:.1} us; bare SCardGetStatusChange: {:.1} us)",
-            f.readers, f.session_info_us, f.get_info_us, f.status_change_us
-        ),
-        format!(
-            "  host library + {STATUS_QUERIES_PER_SIGNATURE} x C_GetSessionInfo: {:.1} us against {:.1} us: \
-             {queries_us:.1} us ({queries_percent:+.2} %) for a signature's queries",
-            f.library_queries_us, f.library_alone_us
-        ),
-        format!(
-            "  module against host library + {STATUS_QUERIES_PER_SIGNATURE} x C_GetSessionInfo: {:.1} us against {:.1} us: \
-             {rest_us:.1} us ({rest_percent:+.2} %) left",
-            f.rest_module_us, f.rest_library_queries_us
+            "  a reader-state query (SCardGetStatusChange on {} readers): {:.1} us; \
+             C_GetSessionInfo {:.1} us, C_GetInfo {:.1} us",
+            f.readers, f.status_change_us, f.session_info_us, f.get_info_us
         ),
     ];
     Ok(Section {
@@ -168,15 +136,6 @@ pub fn run(o: &Options) -> BoxResult<Section> {
             "session_info_us": r3(f.session_info_us),
             "get_info_us": r3(f.get_info_us),
             "status_change_us": r3(f.status_change_us),
-            "status_queries_per_signature": STATUS_QUERIES_PER_SIGNATURE,
-            "library_with_queries_us": r3(f.library_queries_us),
-            "library_alone_us": r3(f.library_alone_us),
-            "status_queries_us_per_signature": r3(queries_us),
-            "status_queries_percent": r3(queries_percent),
-            "rest_module_us": r3(f.rest_module_us),
-            "rest_library_with_queries_us": r3(f.rest_library_queries_us),
-            "rest_us_per_signature": r3(rest_us),
-            "rest_percent": r3(rest_percent),
         }),
         lines,
     })
@@ -301,26 +260,6 @@ fn measure(
             Ok(())
         },
     )?;
-    let library_queries = || -> BoxResult<()> {
-        black_box(library_sign(&mut card.borrow_mut())?);
-        for _ in 0..STATUS_QUERIES_PER_SIGNATURE as usize {
-            black_box(session.get_session_info()?);
-        }
-        Ok(())
-    };
-    let (library_queries_us, library_alone_us, _) = pair(o, n, library_queries, || {
-        black_box(library_sign(&mut card.borrow_mut())?);
-        Ok(())
-    })?;
-    let (rest_module_us, rest_library_queries_us, _) = pair(
-        o,
-        n,
-        || {
-            black_box(module_sign(&session, key)?);
-            Ok(())
-        },
-        library_queries,
-    )?;
     let apdus_module = counted(vr, || module_sign(&session, key).map(drop))?;
     let apdus_library = counted(vr, || library_sign(&mut card.borrow_mut()).map(drop))?;
 
@@ -356,10 +295,6 @@ fn measure(
         module_us,
         library_us,
         ratio,
-        library_queries_us,
-        library_alone_us,
-        rest_module_us,
-        rest_library_queries_us,
         apdus_module,
         apdus_library,
         session_info_us,

@@ -63,9 +63,10 @@ fn objects(card: &Card, token: Token, login: bool) -> Vec<Block> {
 /// The arguments of `pkcs11-tool --sign`: user login with `pin` (for an
 /// always-authenticate key pkcs11-tool also calls
 /// `C_Login(CKU_CONTEXT_SPECIFIC)` with it between `C_SignInit` and
-/// `C_Sign`), key `id`, then `more` (mechanism, format). `--login-type
-/// context-specific` is not the way: pkcs11-tool would log in with it
-/// before `C_SignInit` (CKR_OPERATION_NOT_INITIALIZED).
+/// `C_Sign`), key `id`, then `more` (mechanism, format, login type).
+/// With `--login-type context-specific` pkcs11-tool logs in that way before
+/// `C_SignInit` too, which the module takes as the authorisation of the
+/// next signature (as a user login on the PIN2 token).
 fn sign_args<'a>(label: &'a str, pin: &'a str, id: &'a str, more: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "--token-label",
@@ -267,8 +268,9 @@ fn pkcs11_tool_lists_tokens_and_objects_without_login() {
 
 /// Case 2: Signatures with pkcs11-tool, verified by openssl against the
 /// certificates' keys: raw ECDSA (r || s, 64 bytes) over a digest with the
-/// citizen signing key (PIN2, always-authenticate) and the citizen
-/// authentication key (PIN1), ECDSA-SHA256 over a file with the signing
+/// citizen signing key (PIN2, always-authenticate), the business signing
+/// key with `--login-type context-specific`, and the citizen
+/// authentication key (PIN1); ECDSA-SHA256 over a file with the signing
 /// key. No PIN try is spent.
 #[test]
 fn pkcs11_tool_signatures_verify_with_openssl() {
@@ -279,13 +281,21 @@ fn pkcs11_tool_signatures_verify_with_openssl() {
     let doc = card.path("doc.txt");
     std::fs::write(&doc, "Bakı, 2026: sənəd\n").unwrap();
 
-    for (token, id, profile, usage) in [
-        (Token::Pin2, "21", "citizen", "sign"),
-        (Token::Pin1, "11", "citizen", "auth"),
+    for (token, id, profile, usage, login_type) in [
+        (Token::Pin2, "21", "citizen", "sign", "user"),
+        (Token::Pin2, "22", "business", "sign", "context-specific"),
+        (Token::Pin1, "11", "citizen", "auth", "user"),
     ] {
         let public = card.public_key_pem(profile, usage);
         let raw = card.path(&format!("{id}.raw"));
-        let more = ["--mechanism", "ECDSA", "--signature-format", "rs"];
+        let more = [
+            "--login-type",
+            login_type,
+            "--mechanism",
+            "ECDSA",
+            "--signature-format",
+            "rs",
+        ];
         let out = sign(&card, token, card.pin(token), id, &more, &digest, &raw);
         assert!(
             out.status.success(),
