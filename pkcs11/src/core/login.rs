@@ -107,15 +107,7 @@ impl<C: Connector> Module<C> {
             Login::So(puk)
         } else {
             match kind {
-                TokenKind::Pin1 => {
-                    let pin1: Pin1 = pin1(pin)?;
-                    self.blocked(i, PinRef::Pin1)?;
-                    self.with_pin(i, PinRef::Pin1, pin1.block().as_bytes(), |c| {
-                        c.card.verify_pin(&pin1)
-                    })?;
-                    self.restored(i, PinRef::Pin1);
-                    Login::Pin1(pin1)
-                }
+                TokenKind::Pin1 => Login::Pin1(self.verify_pin1(i, pin)?),
                 TokenKind::Pin2 => {
                     let pin2: Pin2 = pin2(pin)?;
                     self.blocked(i, PinRef::Pin2)?;
@@ -151,16 +143,22 @@ impl<C: Connector> Module<C> {
             }
             TokenKind::Pin1 => {
                 // Not needed for PIN1 keys; taken as a PIN1 login.
-                let pin1: Pin1 = pin1(pin)?;
-                self.blocked(i, PinRef::Pin1)?;
-                self.with_pin(i, PinRef::Pin1, pin1.block().as_bytes(), |c| {
-                    c.card.verify_pin(&pin1)
-                })?;
-                self.restored(i, PinRef::Pin1);
+                let pin1 = self.verify_pin1(i, pin)?;
                 self.readers[i].logins[kind.index()] = Login::Pin1(pin1);
                 Ok(())
             }
         }
+    }
+
+    /// Checks `pin` as PIN1 and verifies it on the card.
+    fn verify_pin1(&mut self, i: usize, pin: &[u8]) -> CkResult<Pin1> {
+        let pin1 = pin1(pin)?;
+        self.blocked(i, PinRef::Pin1)?;
+        self.with_pin(i, PinRef::Pin1, pin1.block().as_bytes(), |c| {
+            c.card.verify_pin(&pin1)
+        })?;
+        self.restored(i, PinRef::Pin1);
+        Ok(pin1)
     }
 
     /// Sends a PIN to the card through `f` — unless it is the very value the
