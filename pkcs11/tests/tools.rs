@@ -465,12 +465,10 @@ fn pkcs11_tool_change_pin2_then_sign() {
 /// Case 4c: PIN1 blocked by three wrong logins (then even the right PIN is
 /// refused with CKR_PIN_LOCKED), unblocked with the PUK as SO PIN:
 /// `pkcs11-tool --init-pin --login --login-type so --so-pin PUK --new-pin
-/// NEW` (C_Login(CKU_SO) + C_InitPIN); then NEW logs in.
-///
-/// Not `--unlock-pin`: pkcs11-tool 0.23 refuses it with `--login-type so`
-/// ("Invalid login type"), and otherwise sends C_SetPIN(PUK, NEW) in a
-/// public or context-specific session, an OpenSC convention outside the
-/// module's contract.
+/// NEW` (C_Login(CKU_SO) + C_InitPIN); then NEW logs in. Blocked again,
+/// `pkcs11-tool --unlock-pin --puk PUK --new-pin NEW2` (C_SetPIN(PUK, NEW2)
+/// without a login: OpenSC's convention for a blocked PIN, which the module
+/// follows) unblocks it too.
 #[test]
 fn pkcs11_tool_unblock_pin1_with_puk() {
     let card = Card::provisioned();
@@ -528,6 +526,37 @@ fn pkcs11_tool_unblock_pin1_with_puk() {
         (3, 3, 10),
         "PIN1 unblocked, the PUK's tries intact"
     );
+
+    // Blocked again (three different wrong PINs in one process each), then
+    // `--unlock-pin`.
+    for n in 0..3u32 {
+        let wrong: String = new
+            .chars()
+            .map(|c| char::from_digit((c.to_digit(10).unwrap() + 1 + n) % 10, 10).unwrap())
+            .collect();
+        run(&mut on_token(
+            &card,
+            Token::Pin1,
+            &["--login", "--pin", &wrong, "-O"],
+        ))
+        .fails();
+    }
+    assert_eq!(card.tries().0, 0, "PIN1 blocked again");
+    let newer: String = new.chars().rev().collect();
+    run(&mut on_token(
+        &card,
+        Token::Pin1,
+        &["--unlock-pin", "--puk", &card.puk, "--new-pin", &newer],
+    ))
+    .ok()
+    .says("PIN successfully changed");
+    run(&mut on_token(
+        &card,
+        Token::Pin1,
+        &["--login", "--pin", &newer, "-O"],
+    ))
+    .ok();
+    assert_eq!(card.tries(), (3, 3, 10), "unblocked by --unlock-pin");
 }
 
 /// Case 5: GnuTLS `p11tool`: `--list-all --only-urls` without login lists the

@@ -254,6 +254,16 @@ impl<C: Connector> Module<C> {
             Login::So(_) => PinRef::Puk,
             _ => kind.pin(),
         };
+        if matches!(self.readers[i].logins[kind.index()], Login::Public) {
+            // The counters as the card has them now.
+            self.card_op(i, |c| {
+                c.pins = c.card.pin_status()?;
+                Ok(())
+            })?;
+            if self.blocked(i, which).is_err() {
+                return self.unblock_with_puk(i, kind, old, new);
+            }
+        }
         let old = any(which, old)?;
         let new_pin = any(which, new)?;
         self.blocked(i, which)?;
@@ -268,6 +278,28 @@ impl<C: Connector> Module<C> {
             Login::So(_) => *login = Login::So(puk(new)?),
             Login::Public | Login::Pin2(_) => {}
         }
+        Ok(())
+    }
+
+    /// `C_SetPIN` without a login while the token's PIN is blocked: `old` can
+    /// only be the PUK, so the PIN is unblocked with it and set to `new`
+    /// (OpenSC's convention, which `pkcs11-tool --unlock-pin` uses).
+    fn unblock_with_puk(
+        &mut self,
+        i: usize,
+        kind: TokenKind,
+        old: &[u8],
+        new: &[u8],
+    ) -> CkResult<()> {
+        let puk = puk(old)?;
+        let new = any(kind.pin(), new)?;
+        self.blocked(i, PinRef::Puk)?;
+        self.with_pin(i, PinRef::Puk, puk.block().as_bytes(), |c| {
+            c.card.unblock_pin(&puk, Some(&new))
+        })?;
+        self.restored(i, PinRef::Puk);
+        self.restored(i, kind.pin());
+        self.forget_wrong(i, kind.pin());
         Ok(())
     }
 

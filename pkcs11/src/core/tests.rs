@@ -331,6 +331,23 @@ fn wrong_pins_cost_a_try_bad_formats_none() {
     assert_eq!(f.tries(0).1, 3);
     f.m.login(s, CKU_USER, b"4321").unwrap();
 
+    // pkcs11-tool --unlock-pin: C_SetPIN(PUK, new) without a login while
+    // the PIN is blocked unblocks it; while it is not, the old value is the
+    // PIN's own.
+    f.m.logout(s).unwrap();
+    for wrong in [b"1111", b"1112", b"1113"] {
+        let _ = f.m.login(s, CKU_USER, wrong);
+    }
+    assert_eq!(f.tries(0).1, 0);
+    assert_eq!(f.m.set_pin(s, b"1234567", b"2468"), Err(CKR_PIN_LEN_RANGE));
+    f.m.set_pin(s, PUK, b"2468").unwrap();
+    assert_eq!(f.tries(0).1, 3);
+    f.m.login(s, CKU_USER, b"2468").unwrap();
+    f.m.logout(s).unwrap();
+    assert_eq!(f.m.set_pin(s, PUK, b"1357"), Err(CKR_PIN_INCORRECT));
+    assert_eq!(f.tries(0).1, 2);
+    f.m.set_pin(s, b"2468", b"1357").unwrap();
+
     // A wrong PIN2 is found out by the signature itself.
     let s2 = f.open(1);
     let key = f.private_key(s2, 0x21);
