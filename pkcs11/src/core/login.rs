@@ -270,8 +270,8 @@ impl<C: Connector> Module<C> {
         self.with_pin(i, which, old.block().as_bytes(), |c| {
             c.card.change_pin(&old, &new_pin)
         })?;
+        // (with_pin forgot the refused value of `which` on success.)
         self.restored(i, which);
-        self.forget_wrong(i, which);
         let login = &mut self.readers[i].logins[kind.index()];
         match login {
             Login::Pin1(_) => *login = Login::Pin1(pin1(new)?),

@@ -24,23 +24,15 @@ use super::{CkResult, Module};
 /// The length of every signature: `r || s` of P-256.
 pub const SIGNATURE_LEN: usize = 64;
 
-/// A signature operation between `C_SignInit` and its end.
+/// A signature operation between `C_SignInit` and its end (`Debug` shows
+/// a PIN2 as `Pin2(***)`).
+#[derive(Debug)]
 pub struct SignOp {
     key: KeyRef,
     mechanism: CK_MECHANISM_TYPE,
     hash: Option<Sha256>,
     streamed: bool,
     pin2: Option<Pin2>,
-}
-
-impl std::fmt::Debug for SignOp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignOp")
-            .field("key", &self.key)
-            .field("mechanism", &self.mechanism)
-            .field("authorised", &self.pin2.is_some())
-            .finish_non_exhaustive()
-    }
 }
 
 impl SignOp {

@@ -491,6 +491,96 @@ fn pcscd_is_asked_once_per_window_in_a_session() {
     assert_eq!(f.m.session_info(s).err(), Some(CKR_DEVICE_REMOVED));
 }
 
+/// The tests below come from mutation testing (`cargo mutants` on
+/// login.rs and sign.rs): each would pass with one line of the module
+/// changed.
+#[test]
+fn logout_clears_the_cards_verification_too() {
+    let mut f = fixture();
+    let s = f.open(0);
+    f.m.login(s, CKU_USER, PIN1).unwrap();
+    fn verified(f: &mut Fixture) -> bool {
+        let card = &mut f.m.readers[0].card.as_mut().unwrap().card;
+        card.pin_verified(PinRef::Pin1).unwrap()
+    }
+    assert!(verified(&mut f));
+    f.m.logout(s).unwrap();
+    assert!(!verified(&mut f));
+    // The token's last session closing logs out as well.
+    f.m.login(s, CKU_USER, PIN1).unwrap();
+    f.m.close_session(s).unwrap();
+    assert!(!verified(&mut f));
+}
+
+#[test]
+fn the_so_needs_read_write_sessions_and_changes_the_puk() {
+    let mut f = fixture();
+    let ro = f.m.open_session(0, CKF_SERIAL_SESSION).unwrap();
+    let rw = f.open(0);
+    assert_eq!(
+        f.m.login(rw, CKU_SO, PUK),
+        Err(CKR_SESSION_READ_ONLY_EXISTS)
+    );
+    f.m.close_session(ro).unwrap();
+    // A read-only session on the other token does not count.
+    let _other = f.m.open_session(1, CKF_SERIAL_SESSION).unwrap();
+    f.m.login(rw, CKU_SO, PUK).unwrap();
+    f.m.set_pin(rw, PUK, b"87654321").unwrap();
+    f.m.logout(rw).unwrap();
+    assert_eq!(f.m.login(rw, CKU_SO, PUK), Err(CKR_PIN_INCORRECT));
+    f.m.login(rw, CKU_SO, b"87654321").unwrap();
+}
+
+#[test]
+fn a_refused_value_that_becomes_the_pin_is_accepted() {
+    let mut f = fixture();
+    let s = f.open(0);
+    assert_eq!(f.m.login(s, CKU_USER, b"9999"), Err(CKR_PIN_INCORRECT));
+    f.m.login(s, CKU_SO, PUK).unwrap();
+    f.m.init_pin(s, b"9999").unwrap();
+    f.m.logout(s).unwrap();
+    f.m.login(s, CKU_USER, b"9999").unwrap();
+    f.m.logout(s).unwrap();
+    // And through C_SetPIN by the user.
+    assert_eq!(f.m.login(s, CKU_USER, b"7777"), Err(CKR_PIN_INCORRECT));
+    f.m.set_pin(s, b"9999", b"7777").unwrap();
+    f.m.login(s, CKU_USER, b"7777").unwrap();
+}
+
+#[test]
+fn an_unblocked_pin_logs_in_without_a_look_at_the_counters_between() {
+    let mut f = fixture();
+    let s = f.open(0);
+    for wrong in [b"1111", b"1112", b"1113"] {
+        let _ = f.m.login(s, CKU_USER, wrong);
+    }
+    f.m.login(s, CKU_SO, PUK).unwrap();
+    f.m.init_pin(s, b"4321").unwrap();
+    f.m.logout(s).unwrap();
+    // No C_GetTokenInfo here: the module's own counters must say unblocked.
+    f.m.login(s, CKU_USER, b"4321").unwrap();
+}
+
+#[test]
+fn a_pin1_changed_by_another_program_ends_the_login() {
+    let mut f = fixture();
+    let s = f.open(0);
+    f.m.login(s, CKU_USER, PIN1).unwrap();
+    let key = f.private_key(s, 0x11);
+    // Another program changes PIN1 on the card.
+    let card = &mut f.m.readers[0].card.as_mut().unwrap().card;
+    card.change_pin(
+        &asan_card::AnyPin::new(PinRef::Pin1, "1234").unwrap(),
+        &asan_card::AnyPin::new(PinRef::Pin1, "8642").unwrap(),
+    )
+    .unwrap();
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.sign(s, &[3; 32]), Err(CKR_PIN_INCORRECT));
+    assert_eq!(f.m.session_info(s).unwrap().state, CKS_RW_PUBLIC_SESSION);
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.sign(s, &[3; 32]), Err(CKR_USER_NOT_LOGGED_IN));
+}
+
 #[test]
 fn sessions_and_operations_are_checked() {
     let mut f = fixture();
