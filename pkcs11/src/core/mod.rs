@@ -126,7 +126,8 @@ pub fn rv_of(e: &Error) -> Rv {
     }
 }
 
-fn handle_of(slot: usize, index: usize) -> CK_OBJECT_HANDLE {
+/// The handle of object `index` of the token in `slot`.
+pub(crate) fn handle_of(slot: usize, index: usize) -> CK_OBJECT_HANDLE {
     (slot as CK_OBJECT_HANDLE) * 256 + index as CK_OBJECT_HANDLE + 1
 }
 

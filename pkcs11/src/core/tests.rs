@@ -26,6 +26,8 @@ const PUK: &[u8] = b"12345678";
 struct TestReader {
     image: PathBuf,
     present: Arc<Mutex<Presence>>,
+    /// Another program holds the card exclusively.
+    busy: Arc<Mutex<bool>>,
 }
 
 impl Connector for TestReader {
@@ -40,6 +42,9 @@ impl Connector for TestReader {
     }
 
     fn connect(&mut self, _reader: &str) -> asan_card::Result<VirtualTransport> {
+        if *self.busy.lock().unwrap() {
+            return Err(asan_card::Error::SharingViolation);
+        }
         VirtualTransport::open(&self.image)
     }
 }
@@ -48,6 +53,7 @@ struct Fixture {
     _dir: tempfile::TempDir,
     m: Module<TestReader>,
     present: Arc<Mutex<Presence>>,
+    busy: Arc<Mutex<bool>>,
     image: PathBuf,
 }
 
@@ -81,9 +87,11 @@ fn fixture() -> Fixture {
         card: true,
         events: 1,
     }));
+    let busy = Arc::new(Mutex::new(false));
     let mut m = Module::new(TestReader {
         image: image.clone(),
         present: Arc::clone(&present),
+        busy: Arc::clone(&busy),
     });
     // Cards are taken out and put back between two calls.
     m.set_presence_window(std::time::Duration::ZERO);
@@ -91,6 +99,7 @@ fn fixture() -> Fixture {
         _dir: dir,
         m,
         present,
+        busy,
         image,
     }
 }
@@ -620,4 +629,199 @@ fn sessions_and_operations_are_checked() {
     );
     f.m.close_session(s).unwrap();
     assert_eq!(f.m.session_info(s).err(), Some(CKR_SESSION_HANDLE_INVALID));
+}
+
+#[test]
+fn card_errors_map_to_pkcs11_codes() {
+    use asan_card::Error as E;
+    let cases: Vec<(E, CK_RV)> = vec![
+        (
+            E::WrongPin {
+                pin: PinRef::Pin1,
+                tries_left: 2,
+            },
+            CKR_PIN_INCORRECT,
+        ),
+        (
+            E::WrongPin {
+                pin: PinRef::Pin2,
+                tries_left: 0,
+            },
+            CKR_PIN_LOCKED,
+        ),
+        (E::Blocked { pin: PinRef::Puk }, CKR_PIN_LOCKED),
+        (
+            E::InvalidPinFormat {
+                pin: PinRef::Pin1,
+                reason: String::new(),
+            },
+            CKR_PIN_INVALID,
+        ),
+        (E::SecurityStatusNotSatisfied, CKR_USER_NOT_LOGGED_IN),
+        (
+            E::ConditionsNotSatisfied(String::new()),
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+        ),
+        (E::Transport("gone".into()), CKR_DEVICE_REMOVED),
+        (E::NoCard(String::new()), CKR_DEVICE_REMOVED),
+        (E::PcscNotRunning, CKR_DEVICE_ERROR),
+        (E::SharingViolation, CKR_DEVICE_ERROR),
+        (E::InvalidResponse(String::new()), CKR_DEVICE_ERROR),
+        (E::Interference(String::new()), CKR_FUNCTION_FAILED),
+        (E::NotFound(String::new()), CKR_FUNCTION_FAILED),
+    ];
+    for (e, rv) in cases {
+        assert_eq!(super::rv_of(&e), rv, "{e:?}");
+    }
+}
+
+#[test]
+fn handles_name_their_slot_and_object() {
+    assert_eq!(super::handle_of(0, 0), 1);
+    assert_eq!(super::handle_of(1, 0), 257);
+    assert_eq!(super::handle_of(3, 2), 3 * 256 + 3);
+    let mut f = fixture();
+    let s2 = f.open(1);
+    let key = f.private_key(s2, 0x21);
+    // A handle of the PIN2 token means nothing in a PIN1 session.
+    let s1 = f.open(0);
+    assert_eq!(
+        f.m.attributes(s1, key, &[CKA_CLASS]).err(),
+        Some(CKR_OBJECT_HANDLE_INVALID)
+    );
+}
+
+#[test]
+fn slot_token_mechanism_and_session_information() {
+    let mut f = fixture();
+    assert_eq!(f.m.slot_info(2).err(), Some(CKR_SLOT_ID_INVALID));
+    assert_eq!(f.m.token_info(2).err(), Some(CKR_SLOT_ID_INVALID));
+    assert_eq!(
+        f.m.slot_info(0).unwrap().flags,
+        CKF_REMOVABLE_DEVICE | CKF_HW_SLOT | CKF_TOKEN_PRESENT
+    );
+    assert_eq!(
+        f.m.mechanism_info(1, CKM_ECDSA).unwrap(),
+        (
+            256,
+            256,
+            CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS
+        )
+    );
+    assert_eq!(
+        f.m.mechanism_info(1, CKM_RSA_PKCS).err(),
+        Some(CKR_MECHANISM_INVALID)
+    );
+    assert_eq!(
+        f.m.mechanism_info(2, CKM_ECDSA).err(),
+        Some(CKR_SLOT_ID_INVALID)
+    );
+
+    let ro = f.m.open_session(0, CKF_SERIAL_SESSION).unwrap();
+    let rw1 = f.open(0);
+    let _rw2 = f.open(0);
+    let _other = f.open(1);
+    assert_eq!(f.m.token_info(0).unwrap().sessions, (3, 2));
+    assert_eq!(f.m.token_info(1).unwrap().sessions, (1, 1));
+    let info = f.m.session_info(ro).unwrap();
+    assert_eq!((info.slot, info.flags), (0, CKF_SERIAL_SESSION));
+    let info = f.m.session_info(rw1).unwrap();
+    assert_eq!(info.flags, CKF_SERIAL_SESSION | CKF_RW_SESSION);
+    assert_eq!(info.state, CKS_RW_PUBLIC_SESSION);
+
+    // Find returns at most what was asked for.
+    f.m.find_init(rw1, &[]).unwrap();
+    assert_eq!(f.m.find(rw1, 2).unwrap().len(), 2);
+    assert_eq!(f.m.find(rw1, 2).unwrap().len(), 1);
+    assert!(f.m.find(rw1, 2).unwrap().is_empty());
+    f.m.find_final(rw1).unwrap();
+
+    // The SO wants read/write sessions only, and gets no read-only one.
+    f.m.close_session(ro).unwrap();
+    f.m.login(rw1, CKU_SO, PUK).unwrap();
+    assert_eq!(
+        f.m.open_session(0, CKF_SERIAL_SESSION).err(),
+        Some(CKR_SESSION_READ_WRITE_SO_EXISTS)
+    );
+    assert!(
+        f.m.open_session(0, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+            .is_ok()
+    );
+
+    // C_CloseAllSessions closes that slot's sessions only.
+    f.m.close_all_sessions(0).unwrap();
+    assert_eq!(f.m.token_info(0).unwrap().sessions, (0, 0));
+    assert_eq!(f.m.token_info(1).unwrap().sessions, (1, 1));
+    assert_eq!(
+        f.m.session_info(rw1).err(),
+        Some(CKR_SESSION_HANDLE_INVALID)
+    );
+}
+
+#[test]
+fn a_card_with_no_pins_set_yet_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("fresh.img");
+    drop(VirtualTransport::open(&image).unwrap());
+    let mut m = Module::new(TestReader {
+        image,
+        present: Arc::new(Mutex::new(Presence {
+            card: true,
+            events: 1,
+        })),
+        busy: Arc::new(Mutex::new(false)),
+    });
+    let info = m.token_info(0).unwrap();
+    assert_eq!(info.flags & CKF_USER_PIN_INITIALIZED, 0);
+    assert_ne!(info.flags & CKF_TOKEN_INITIALIZED, 0);
+    assert_ne!(info.flags & CKF_LOGIN_REQUIRED, 0);
+}
+
+#[test]
+fn a_card_another_program_holds_is_a_device_error() {
+    let mut f = fixture();
+    *f.busy.lock().unwrap() = true;
+    *f.present.lock().unwrap() = Presence {
+        card: true,
+        events: 2,
+    };
+    assert_eq!(
+        f.m.open_session(0, CKF_SERIAL_SESSION).err(),
+        Some(CKR_DEVICE_ERROR)
+    );
+    *f.busy.lock().unwrap() = false;
+    assert!(f.m.open_session(0, CKF_SERIAL_SESSION).is_ok());
+}
+
+#[test]
+fn the_last_session_of_a_token_ends_its_login_and_an_old_session_stays_dead() {
+    let mut f = fixture();
+    // Two sessions on the PIN1 token: closing one keeps the login.
+    let a = f.open(0);
+    let b = f.open(0);
+    f.m.login(a, CKU_USER, PIN1).unwrap();
+    f.m.close_session(a).unwrap();
+    assert_eq!(f.m.session_info(b).unwrap().state, CKS_RW_USER_FUNCTIONS);
+    // On the PIN2 token, a pending PIN2 goes with the token's last session.
+    let s = f.open(1);
+    f.m.login(s, CKU_USER, PIN2).unwrap();
+    f.m.close_session(s).unwrap();
+    let s = f.open(1);
+    let key = f.private_key(s, 0x21);
+    f.m.sign_init(s, CKM_ECDSA, key).unwrap();
+    assert_eq!(f.sign(s, &[5; 32]), Err(CKR_USER_NOT_LOGGED_IN));
+
+    // Out and back in: a session of the card's earlier stay stays dead.
+    *f.present.lock().unwrap() = Presence {
+        card: false,
+        events: 2,
+    };
+    assert_eq!(f.m.session_info(b).err(), Some(CKR_DEVICE_REMOVED));
+    *f.present.lock().unwrap() = Presence {
+        card: true,
+        events: 3,
+    };
+    let fresh = f.open(0);
+    assert!(f.m.session_info(fresh).is_ok());
+    assert_eq!(f.m.session_info(b).err(), Some(CKR_DEVICE_REMOVED));
 }
