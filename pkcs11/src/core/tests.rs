@@ -825,3 +825,26 @@ fn the_last_session_of_a_token_ends_its_login_and_an_old_session_stays_dead() {
     assert!(f.m.session_info(fresh).is_ok());
     assert_eq!(f.m.session_info(b).err(), Some(CKR_DEVICE_REMOVED));
 }
+
+#[test]
+fn nothing_is_sent_for_a_blocked_pin() {
+    let mut f = fixture();
+    let s = f.open(0);
+    for wrong in [b"1111", b"1112", b"1113"] {
+        let _ = f.m.login(s, CKU_USER, wrong);
+    }
+    // No C_GetTokenInfo between: the counter the card answered is kept.
+    fn sent(f: &Fixture) -> u64 {
+        let card = &f.m.readers[0].card.as_ref().unwrap().card;
+        asan_card::transport::Transport::apdu_count(card.transport())
+    }
+    let before = sent(&f);
+    assert_eq!(f.m.login(s, CKU_USER, PIN1), Err(CKR_PIN_LOCKED));
+    assert_eq!(sent(&f), before, "a VERIFY for a blocked PIN1");
+}
+
+#[test]
+fn slot_events_are_waited_for_on_the_slots_readers() {
+    let f = fixture();
+    assert_eq!(f.m.reader_names(), vec!["Test reader".to_owned()]);
+}
