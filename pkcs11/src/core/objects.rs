@@ -100,7 +100,7 @@ pub fn key_label(key: KeyRef) -> String {
 }
 
 /// The value of one attribute of an object.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     /// The bytes the C ABI returns.
     Bytes(Vec<u8>),
