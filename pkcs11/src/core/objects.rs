@@ -153,15 +153,6 @@ impl Object {
         matches!(self, Self::PrivateKey(k) if k.key.usage == KeyUsage::Authentication)
     }
 
-    /// The key an object belongs to (none for the profile).
-    pub fn key(&self) -> Option<KeyRef> {
-        match self {
-            Self::Profile => None,
-            Self::Certificate { key, .. } => Some(*key),
-            Self::PublicKey(k) | Self::PrivateKey(k) => Some(k.key),
-        }
-    }
-
     /// The value of `attribute`.
     pub fn attribute(&self, attribute: CK_ATTRIBUTE_TYPE) -> Value {
         // Storage attributes every object has: on the token, read-only.

@@ -57,13 +57,14 @@ struct Fixture {
     image: PathBuf,
 }
 
-/// A personalised card (Citizen and Business keys, no certificates) in a
+/// A personalised card (a Business service; keys of all three profiles, so
+/// the Governmental ones are not the service's; no certificates) in a
 /// reader; the module started on it.
 fn fixture() -> Fixture {
     fixture_with(ServiceType::Business, None)
 }
 
-/// A card with the `service`, Citizen and Business keys, and `certificate`
+/// A card with the `service`, keys of every profile, and `certificate`
 /// (DER) in the certificate file of a key.
 fn fixture_with(service: ServiceType, certificate: Option<(KeyRef, &[u8])>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
@@ -76,7 +77,7 @@ fn fixture_with(service: ServiceType, certificate: Option<(KeyRef, &[u8])>) -> F
             op.set_pin(PinRef::Pin1, Pin1::new("1234")?.block())?;
             op.set_pin(PinRef::Pin2, Pin2::new("12345")?.block())?;
             op.set_pin(PinRef::Puk, Puk::new("12345678")?.block())?;
-            for profile in [CertificateProfile::Citizen, CertificateProfile::Business] {
+            for profile in CertificateProfile::ALL {
                 for usage in [KeyUsage::Authentication, KeyUsage::Signing] {
                     op.generate_key(KeyRef::new(profile, usage))?;
                 }
@@ -1005,7 +1006,7 @@ fn only_the_profiles_of_the_service_are_shown() {
     for (service, ids) in [
         (ServiceType::Citizen, vec![0x21]),
         (ServiceType::Business, vec![0x21, 0x22]),
-        (ServiceType::Governmental, vec![0x21]),
+        (ServiceType::Governmental, vec![0x21, 0x23]),
     ] {
         let mut f = fixture_with(service, None);
         let s = f.open(1);
@@ -1023,5 +1024,7 @@ fn only_the_profiles_of_the_service_are_shown() {
             )
             .collect();
         assert_eq!(found, ids, "{service:?}");
+        // No certificate on these cards, and none was looked for.
+        assert!(f.m.readers[0].card.as_ref().unwrap().broken.is_empty());
     }
 }
