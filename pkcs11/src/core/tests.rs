@@ -986,12 +986,13 @@ fn every_attribute_of_the_objects_of_a_key_with_its_certificate() {
     let profile = f.m.find(s, 5).unwrap()[0];
     f.m.find_final(s).unwrap();
     assert_eq!(
-        f.m.attributes(s, profile, &[CKA_PROFILE_ID, CKA_TOKEN, CKA_ID])
+        f.m.attributes(s, profile, &[CKA_PROFILE_ID, CKA_TOKEN, CKA_ID, CKA_LABEL])
             .unwrap(),
         vec![
             b(&ulong(CKP_PUBLIC_CERTIFICATES_TOKEN)),
             yes(),
-            Value::Invalid
+            Value::Invalid,
+            b(b"Public certificates")
         ]
     );
     // The applet's version is the token's.
