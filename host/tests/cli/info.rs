@@ -274,6 +274,12 @@ fn info_of_a_certificate_valid_past_2049() {
     let left = (unix_seconds(&not_after) - now()).div_euclid(86_400);
     let days = c["days_left"].as_i64().unwrap();
     assert!((left..=left + 1).contains(&days) && days > 36_000, "{c}");
+    // The text comes from a later run: the certificate was issued for a
+    // whole number of days, so a second may have taken one day off.
     let text = asan(image.arg()).cmd("info").run().ok().to_owned();
-    assert!(text.contains(&format!("({days} days left)")), "{text}");
+    assert!(
+        text.contains(&format!("({days} days left)"))
+            || text.contains(&format!("({} days left)", days - 1)),
+        "{days}: {text}"
+    );
 }
