@@ -31,6 +31,7 @@ pub mod cms;
 pub mod pki;
 pub mod provision;
 pub mod renewal;
+pub mod tsp;
 pub mod x509;
 
 // The card library (crate `asan-card`), re-exported under the paths it had

@@ -13,6 +13,7 @@ mod provisioning;
 mod renewal;
 mod signing;
 mod transport;
+pub mod tsa;
 mod validation;
 
 use std::path::PathBuf;
@@ -78,6 +79,10 @@ pub enum Commands {
     /// Development certification authority for test environments and CI.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Development time-stamping authority (RFC 3161) for test environments
+    /// and CI.
+    #[command(subcommand)]
+    Tsa(tsa::TsaCommand),
     /// Operator: set the subscriber's service type and state.
     #[command(subcommand)]
     Service(ServiceCommand),
@@ -488,6 +493,7 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
             None => provisioning::provision(cli, &cmd.args, io),
         },
         Commands::Ca(cmd) => ca::run(cli, cmd, io),
+        Commands::Tsa(cmd) => tsa::run(cli, cmd, io),
         Commands::Renew(cmd) => renewal::run(cli, cmd, io),
         Commands::Service(ServiceCommand::Set {
             kind,

@@ -59,6 +59,7 @@ mod ess;
 mod raw;
 mod sign;
 mod structure;
+mod timestamp;
 mod verify;
 
 use std::io::Read;
@@ -76,6 +77,7 @@ pub use ess::{
     signing_certificate_v2,
 };
 pub use sign::{SignOptions, sign_detached};
+pub use timestamp::{ID_CT_TST_INFO, sign_tst_info};
 pub use verify::{Check, Verification, VerifyOptions, verify, verify_with};
 
 /// How many bytes [`digest_reader`] reads at a time (64 KiB).

@@ -18,6 +18,7 @@ mod issue;
 mod register;
 mod revoke;
 mod store;
+mod tsa;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
