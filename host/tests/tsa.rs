@@ -282,3 +282,106 @@ fn the_tsa_certificate_is_for_time_stamping_only() {
     assert!(!out.status.success(), "{}", text(&out));
     assert!(!d.join("x.tsr").exists());
 }
+
+/// One HTTP/1.1 exchange with the server at `address`; returns the status
+/// line, the Content-Type and the body.
+fn http(address: &str, head: &str, body: &[u8]) -> (String, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(address).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let headers = String::from_utf8_lossy(&all[..split]).into_owned();
+    let status = headers.lines().next().unwrap().to_owned();
+    let content_type = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Type: "))
+        .unwrap_or("")
+        .to_owned();
+    (status, content_type, all[split + 4..].to_vec())
+}
+
+#[test]
+fn the_tsa_over_http() {
+    use std::io::{BufRead, BufReader};
+    let dir = setup();
+    let d = dir.path();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_asan"))
+        .args(["tsa", "serve", "tsa", "--listen", "127.0.0.1:0"])
+        .current_dir(d)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address = first
+        .split("http://")
+        .nth(1)
+        .and_then(|a| a.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    assert!(
+        openssl(
+            d,
+            &[
+                "ts", "-query", "-data", "doc", "-sha256", "-cert", "-out", "h.tsq"
+            ]
+        )
+        .status
+        .success()
+    );
+    let query = std::fs::read(d.join("h.tsq")).unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/timestamp-query\r\nContent-Length: {}\r\n\r\n",
+        query.len()
+    );
+    let (status, content_type, body) = http(&address, &head, &query);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(content_type, "application/timestamp-reply");
+    std::fs::write(d.join("h.tsr"), body).unwrap();
+    let out = openssl(
+        d,
+        &[
+            "ts",
+            "-verify",
+            "-data",
+            "doc",
+            "-in",
+            "h.tsr",
+            "-CAfile",
+            "ca/root.pem",
+        ],
+    );
+    assert!(text(&out).contains("Verification: OK"), "{}", text(&out));
+
+    // Not a POST, not the media type, no length: refused, and the server
+    // goes on.
+    let (status, _, _) = http(&address, "GET / HTTP/1.1\r\n\r\n", b"");
+    assert!(status.starts_with("HTTP/1.1 405"), "{status}");
+    let head = format!(
+        "POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+        query.len()
+    );
+    let (status, _, _) = http(&address, &head, &query);
+    assert!(status.starts_with("HTTP/1.1 415"), "{status}");
+    let (status, _, _) = http(
+        &address,
+        "POST / HTTP/1.1\r\nContent-Type: application/timestamp-query\r\n\r\n",
+        b"",
+    );
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    let (status, _, body) = http(
+        &address,
+        &head.replace("text/plain", "application/timestamp-query"),
+        &query,
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    std::fs::write(d.join("h2.tsr"), body).unwrap();
+    assert!(reply_text(d, "h2.tsr").contains("Serial number: 0x02"));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

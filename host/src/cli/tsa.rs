@@ -24,6 +24,15 @@ pub enum TsaCommand {
         #[arg(long, value_name = "CADIR")]
         ca: PathBuf,
     },
+    /// Serve RFC 3161 over HTTP: POST application/timestamp-query, answered
+    /// with application/timestamp-reply; until SIGTERM or SIGINT.
+    Serve {
+        /// The TSA directory.
+        dir: PathBuf,
+        /// Address and port to listen on.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:3180")]
+        listen: String,
+    },
     /// Answer a time-stamp request (DER TimeStampReq, as `openssl ts -query`
     /// writes it) with a TimeStampResp, offline.
     Stamp {
@@ -71,6 +80,25 @@ pub fn run(cli: &Cli, cmd: &TsaCommand, io: &mut Io<'_>) -> Result<()> {
             request,
             output,
         } => stamp(cli, dir, request, output.as_deref(), io),
+        TsaCommand::Serve { dir, listen } => {
+            let tsa = Tsa::load(dir)?;
+            let listener = std::net::TcpListener::bind(listen.as_str()).map_err(|e| Error::Io {
+                path: listen.clone(),
+                source: e,
+            })?;
+            let address = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| listen.clone());
+            say(
+                io.err,
+                &format!("time-stamping authority on http://{address}/"),
+            )?;
+            let err = &mut *io.err;
+            crate::tsp::serve::serve(&tsa, &listener, &|| false, &mut |line| {
+                let _ = say(&mut *err, line);
+            })
+        }
     }
 }
 

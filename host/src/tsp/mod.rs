@@ -1,6 +1,7 @@
 //! A development time-stamping authority (RFC 3161): `asan tsa init`
 //! makes its key and its certificate from the development CA,
-//! `asan tsa stamp` answers a `TimeStampReq` with a `TimeStampResp`.
+//! `asan tsa stamp` answers a `TimeStampReq` with a `TimeStampResp`, and
+//! `asan tsa serve` does so over HTTP ([`serve`]).
 //!
 //! The TSA directory holds `tsa.key` (PKCS#8 PEM, mode 0600), `tsa.pem`
 //! and `serial` (the last serial number given, written and fsynced before
@@ -10,6 +11,7 @@
 //! request asks for it. A request this TSA cannot serve gets a rejection
 //! (status 2) with the RFC's failure bit and a reason, never a token.
 
+pub mod serve;
 pub mod types;
 
 use std::path::{Path, PathBuf};
