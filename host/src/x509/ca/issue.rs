@@ -86,34 +86,50 @@ impl BuilderProfile for EndEntity {
         issuer_spk: SubjectPublicKeyInfoRef<'_>,
         tbs: &TbsCertificate,
     ) -> x509_cert::builder::Result<Vec<Extension>> {
-        let subject = tbs.subject();
-        let ski = SubjectKeyIdentifier::try_from(spk)?;
-        let issuer_ki = SubjectKeyIdentifier::try_from(issuer_spk)?;
         let (bits, purpose): (KeyUsages, ObjectIdentifier) = match self.usage {
             KeyUsage::Authentication => (KeyUsages::DigitalSignature, ID_KP_CLIENT_AUTH),
             KeyUsage::Signing => (KeyUsages::NonRepudiation, ID_KP_EMAIL_PROTECTION),
         };
-        let mut extensions = Vec::new();
-        let ext = BasicConstraints {
-            ca: false,
-            path_len_constraint: None,
-        }
-        .to_extension(subject, &extensions)?;
-        extensions.push(ext);
-        let ext = KeyUsageExt(bits.into()).to_extension(subject, &extensions)?;
-        extensions.push(ext);
-        let ext = ExtendedKeyUsage(vec![purpose]).to_extension(subject, &extensions)?;
-        extensions.push(ext);
-        let ext = ski.to_extension(subject, &extensions)?;
-        extensions.push(ext);
-        let aki = AuthorityKeyIdentifier {
-            key_identifier: Some(issuer_ki.0),
-            ..Default::default()
-        };
-        let ext = aki.to_extension(subject, &extensions)?;
-        extensions.push(ext);
-        Ok(extensions)
+        leaf_extensions(spk, issuer_spk, tbs, bits, purpose, false)
     }
+}
+
+/// The extensions of every leaf the development CA issues:
+/// `basicConstraints CA:false` (critical), `keyUsage` `bits` (critical),
+/// `extendedKeyUsage` `purpose` (critical when `purpose_critical`), subject
+/// and authority key identifiers.
+pub(super) fn leaf_extensions(
+    spk: SubjectPublicKeyInfoRef<'_>,
+    issuer_spk: SubjectPublicKeyInfoRef<'_>,
+    tbs: &TbsCertificate,
+    bits: KeyUsages,
+    purpose: ObjectIdentifier,
+    purpose_critical: bool,
+) -> x509_cert::builder::Result<Vec<Extension>> {
+    let subject = tbs.subject();
+    let ski = SubjectKeyIdentifier::try_from(spk)?;
+    let issuer_ki = SubjectKeyIdentifier::try_from(issuer_spk)?;
+    let mut extensions = Vec::new();
+    let ext = BasicConstraints {
+        ca: false,
+        path_len_constraint: None,
+    }
+    .to_extension(subject, &extensions)?;
+    extensions.push(ext);
+    let ext = KeyUsageExt(bits.into()).to_extension(subject, &extensions)?;
+    extensions.push(ext);
+    let mut ext = ExtendedKeyUsage(vec![purpose]).to_extension(subject, &extensions)?;
+    ext.critical |= purpose_critical;
+    extensions.push(ext);
+    let ext = ski.to_extension(subject, &extensions)?;
+    extensions.push(ext);
+    let aki = AuthorityKeyIdentifier {
+        key_identifier: Some(issuer_ki.0),
+        ..Default::default()
+    };
+    let ext = aki.to_extension(subject, &extensions)?;
+    extensions.push(ext);
+    Ok(extensions)
 }
 
 /// [`EndEntity`] plus what the development CA adds to every certificate:

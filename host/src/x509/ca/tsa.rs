@@ -10,15 +10,12 @@ use p256::ecdsa::DerSignature;
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
-use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage as KeyUsageExt, KeyUsages,
-    SubjectKeyIdentifier,
-};
-use x509_cert::ext::{Extension, ToExtension};
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::KeyUsages;
 use x509_cert::name::Name;
 use x509_cert::spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
 
-use super::issue::{LEAF_VALIDITY_DAYS, random_serial, validity};
+use super::issue::{LEAF_VALIDITY_DAYS, leaf_extensions, random_serial, validity};
 use super::store::{io_error, write_new};
 use super::{DevCa, ISSUED_DIR};
 use crate::error::{Error, Result};
@@ -49,33 +46,15 @@ impl BuilderProfile for TsaProfile {
         issuer_spk: SubjectPublicKeyInfoRef<'_>,
         tbs: &TbsCertificate,
     ) -> x509_cert::builder::Result<Vec<Extension>> {
-        let subject = tbs.subject();
-        let ski = SubjectKeyIdentifier::try_from(spk)?;
-        let issuer_ki = SubjectKeyIdentifier::try_from(issuer_spk)?;
-        let mut extensions = Vec::new();
-        let ext = BasicConstraints {
-            ca: false,
-            path_len_constraint: None,
-        }
-        .to_extension(subject, &extensions)?;
-        extensions.push(ext);
-        let ext =
-            KeyUsageExt(KeyUsages::DigitalSignature.into()).to_extension(subject, &extensions)?;
-        extensions.push(ext);
         // RFC 3161 §2.3: the one purpose, critical.
-        let mut ext =
-            ExtendedKeyUsage(vec![ID_KP_TIME_STAMPING]).to_extension(subject, &extensions)?;
-        ext.critical = true;
-        extensions.push(ext);
-        let ext = ski.to_extension(subject, &extensions)?;
-        extensions.push(ext);
-        let aki = AuthorityKeyIdentifier {
-            key_identifier: Some(issuer_ki.0),
-            ..Default::default()
-        };
-        let ext = aki.to_extension(subject, &extensions)?;
-        extensions.push(ext);
-        Ok(extensions)
+        leaf_extensions(
+            spk,
+            issuer_spk,
+            tbs,
+            KeyUsages::DigitalSignature,
+            ID_KP_TIME_STAMPING,
+            true,
+        )
     }
 }
 
