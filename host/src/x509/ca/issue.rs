@@ -200,6 +200,32 @@ impl DevCa {
     ) -> Result<Vec<u8>> {
         let (subject, public_key) = verify_csr(csr)?;
         check_subject(profile, &subject)?;
+        let issuer = self.root.tbs_certificate().subject().clone();
+        let extra = vec![
+            crl_distribution_point(&self.crl_url, &subject)?,
+            certificate_policies(profile)?,
+        ];
+        let entity = IssuedByDevCa {
+            end_entity: EndEntity {
+                issuer,
+                subject,
+                usage,
+            },
+            extra,
+        };
+        self.sign_leaf(entity, &public_key, not_before)
+    }
+
+    /// Signs a leaf certificate of `profile` for `public_key`, valid from
+    /// `not_before` for [`LEAF_VALIDITY_DAYS`] (refused when it would
+    /// outlive the root), with a random serial; writes a copy to
+    /// `dir/issued/<serial hex>.pem` and returns the DER.
+    pub(super) fn sign_leaf<P: BuilderProfile>(
+        &self,
+        profile: P,
+        public_key: &p256::PublicKey,
+        not_before: SystemTime,
+    ) -> Result<Vec<u8>> {
         let validity = validity(not_before, LEAF_VALIDITY_DAYS)?;
         let root_end = self
             .root
@@ -215,22 +241,9 @@ impl DevCa {
         }
         let serial = random_serial()?;
         let serial_hex = hex::encode(serial.as_bytes());
-        let spki = SubjectPublicKeyInfoOwned::from_key(&public_key)
-            .map_err(|e| cert_error("cannot encode the request's public key", e))?;
-        let issuer = self.root.tbs_certificate().subject().clone();
-        let extra = vec![
-            crl_distribution_point(&self.crl_url, &subject)?,
-            certificate_policies(profile)?,
-        ];
-        let entity = IssuedByDevCa {
-            end_entity: EndEntity {
-                issuer,
-                subject,
-                usage,
-            },
-            extra,
-        };
-        let builder = CertificateBuilder::new(entity, serial, validity, spki)
+        let spki = SubjectPublicKeyInfoOwned::from_key(public_key)
+            .map_err(|e| cert_error("cannot encode the public key", e))?;
+        let builder = CertificateBuilder::new(profile, serial, validity, spki)
             .map_err(|e| cert_error("cannot start the certificate", e))?;
         let cert = builder
             .build::<_, DerSignature>(&self.key)

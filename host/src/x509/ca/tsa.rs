@@ -4,22 +4,16 @@
 
 use std::time::SystemTime;
 
-use der::pem::LineEnding;
-use der::{Encode, EncodePem};
-use p256::ecdsa::DerSignature;
 use x509_cert::builder::profile::BuilderProfile;
-use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::KeyUsages;
 use x509_cert::name::Name;
-use x509_cert::spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
+use x509_cert::spki::SubjectPublicKeyInfoRef;
 
-use super::issue::{LEAF_VALIDITY_DAYS, leaf_extensions, random_serial, validity};
-use super::store::{io_error, write_new};
-use super::{DevCa, ISSUED_DIR};
-use crate::error::{Error, Result};
-use crate::x509::cert_error;
+use super::DevCa;
+use super::issue::leaf_extensions;
+use crate::error::Result;
 use crate::x509::subject::ca_name;
 
 /// `id-kp-timeStamping` (1.3.6.1.5.5.7.3.8).
@@ -68,44 +62,10 @@ impl DevCa {
         public_key: &p256::PublicKey,
         not_before: SystemTime,
     ) -> Result<Vec<u8>> {
-        let validity = validity(not_before, LEAF_VALIDITY_DAYS)?;
-        let root_end = self
-            .root
-            .tbs_certificate()
-            .validity()
-            .not_after
-            .to_system_time();
-        if validity.not_after.to_system_time() > root_end {
-            return Err(Error::Certificate(format!(
-                "the development root expires on {} before the TSA certificate would; create a new CA",
-                self.root.tbs_certificate().validity().not_after
-            )));
-        }
-        let serial = random_serial()?;
-        let serial_hex = hex::encode(serial.as_bytes());
-        let spki = SubjectPublicKeyInfoOwned::from_key(public_key)
-            .map_err(|e| cert_error("cannot encode the TSA's public key", e))?;
         let profile = TsaProfile {
             issuer: self.root.tbs_certificate().subject().clone(),
             subject: ca_name("Asan Imza Development CA", "Asan Imza Development TSA")?,
         };
-        let cert = CertificateBuilder::new(profile, serial, validity, spki)
-            .map_err(|e| cert_error("cannot start the TSA certificate", e))?
-            .build::<_, DerSignature>(&self.key)
-            .map_err(|e| cert_error("cannot build the TSA certificate", e))?;
-        let der = cert
-            .to_der()
-            .map_err(|e| cert_error("cannot encode the certificate", e))?;
-        let pem = cert
-            .to_pem(LineEnding::LF)
-            .map_err(|e| cert_error("cannot encode the certificate", e))?;
-        let issued = self.dir.join(ISSUED_DIR);
-        std::fs::create_dir_all(&issued).map_err(io_error(&issued))?;
-        write_new(
-            &issued.join(format!("{serial_hex}.pem")),
-            pem.as_bytes(),
-            false,
-        )?;
-        Ok(der)
+        self.sign_leaf(profile, public_key, not_before)
     }
 }
