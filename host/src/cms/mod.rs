@@ -76,6 +76,7 @@ pub use ess::{
     EssCertIdV2, ID_AA_SIGNING_CERTIFICATE_V2, IssuerSerial, SigningCertificateV2,
     signing_certificate_v2,
 };
+pub(crate) use sign::asn1;
 pub use sign::{SignOptions, sign_detached};
 pub use timestamp::{ID_CT_TST_INFO, sign_tst_info};
 pub use verify::{Check, Verification, VerifyOptions, verify, verify_with};

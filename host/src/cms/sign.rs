@@ -32,7 +32,8 @@ pub struct SignOptions {
     pub attached: Option<Vec<u8>>,
 }
 
-fn asn1(what: &'static str) -> impl Fn(der::Error) -> Error {
+/// Maps an encoding error to ours, naming what was being encoded.
+pub(crate) fn asn1(what: &'static str) -> impl Fn(der::Error) -> Error {
     move |e| Error::Certificate(format!("cannot encode {what}: {e}"))
 }
 

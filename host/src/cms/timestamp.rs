@@ -12,15 +12,12 @@ use der::{Decode, Encode};
 use p256::ecdsa::{DerSignature, SigningKey};
 use x509_cert::builder::Builder;
 
+use super::asn1;
 use super::sign::sha256_algorithm;
 use crate::error::{Error, Result};
 
 /// `id-ct-TSTInfo` (1.2.840.113549.1.9.16.1.4).
 pub const ID_CT_TST_INFO: der::asn1::ObjectIdentifier = der::oid::db::rfc3161::ID_CT_TST_INFO;
-
-fn asn1(what: &'static str) -> impl Fn(der::Error) -> Error {
-    move |e| Error::Certificate(format!("cannot encode {what}: {e}"))
-}
 
 /// The time-stamp token over `tst_info` (DER `TSTInfo`), signed by `key`
 /// whose certificate is `cert_der`; the certificate is included when

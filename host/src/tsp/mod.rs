@@ -24,8 +24,9 @@ use p256::ecdsa::SigningKey;
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 
+use crate::cms::asn1;
 use crate::error::{Error, Result};
-use crate::x509::DevCa;
+use crate::x509::{DevCa, io_error};
 use types::{Accuracy, PkiStatusInfo, TimeStampReq, TimeStampResp, TstInfo};
 
 /// The development TSA's policy: our UUID arc, `.2.1`.
@@ -48,17 +49,6 @@ pub enum Failure {
     UnacceptedPolicy = 15,
     /// The requested extension is not supported.
     UnacceptedExtension = 16,
-}
-
-fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    }
-}
-
-fn asn1(what: &'static str) -> impl Fn(der::Error) -> Error {
-    move |e| Error::Certificate(format!("cannot encode {what}: {e}"))
 }
 
 /// A time-stamping authority, loaded from its directory.

@@ -49,6 +49,7 @@ mod policy;
 mod signer;
 mod subject;
 
+pub(crate) use ca::io_error;
 pub use ca::{
     CA_CONFIG_FILE, CRL_FILE, CaConfig, DEFAULT_CRL_DAYS, DevCa, EndEntity, ISSUED_DIR, IssuedCrl,
     LEAF_VALIDITY_DAYS, MAX_CRL_DAYS, REVOCATIONS_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE, Revocation,

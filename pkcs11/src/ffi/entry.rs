@@ -15,6 +15,9 @@ use crate::core::{MECHANISMS, Module, Signed};
 const LIBRARY_VERSION: (u8, u8) = (0, 1);
 
 /// `C_Initialize`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_Initialize(args: *mut std::os::raw::c_void) -> CK_RV {
     guard(|| {
@@ -60,6 +63,9 @@ pub extern "C" fn C_Initialize(args: *mut std::os::raw::c_void) -> CK_RV {
 }
 
 /// `C_Finalize`: closes every session and releases PC/SC.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_Finalize(reserved: *mut std::os::raw::c_void) -> CK_RV {
     guard(|| {
@@ -82,6 +88,9 @@ pub extern "C" fn C_Finalize(reserved: *mut std::os::raw::c_void) -> CK_RV {
 }
 
 /// `C_GetInfo`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetInfo(info: *mut CK_INFO) -> CK_RV {
     with_module(|_| {
@@ -99,6 +108,9 @@ pub extern "C" fn C_GetInfo(info: *mut CK_INFO) -> CK_RV {
 }
 
 /// `C_GetSlotList`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetSlotList(
     token_present: CK_BBOOL,
@@ -113,6 +125,9 @@ pub extern "C" fn C_GetSlotList(
 }
 
 /// `C_GetSlotInfo`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetSlotInfo(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> CK_RV {
     with_module(|m| {
@@ -134,6 +149,9 @@ pub extern "C" fn C_GetSlotInfo(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> CK
 }
 
 /// `C_GetTokenInfo`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) -> CK_RV {
     with_module(|m| {
@@ -168,6 +186,9 @@ pub extern "C" fn C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) -> 
 }
 
 /// `C_GetMechanismList`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetMechanismList(
     slot: CK_SLOT_ID,
@@ -181,6 +202,9 @@ pub extern "C" fn C_GetMechanismList(
 }
 
 /// `C_GetMechanismInfo`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetMechanismInfo(
     slot: CK_SLOT_ID,
@@ -204,6 +228,9 @@ pub extern "C" fn C_GetMechanismInfo(
 }
 
 /// `C_InitPIN`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_InitPIN(
     session: CK_SESSION_HANDLE,
@@ -214,6 +241,9 @@ pub extern "C" fn C_InitPIN(
 }
 
 /// `C_SetPIN`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_SetPIN(
     session: CK_SESSION_HANDLE,
@@ -226,6 +256,9 @@ pub extern "C" fn C_SetPIN(
 }
 
 /// `C_OpenSession` (notifications are not used).
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_OpenSession(
     slot: CK_SLOT_ID,
@@ -244,18 +277,27 @@ pub extern "C" fn C_OpenSession(
 }
 
 /// `C_CloseSession`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_CloseSession(session: CK_SESSION_HANDLE) -> CK_RV {
     with_module(|m| m.close_session(session))
 }
 
 /// `C_CloseAllSessions`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_CloseAllSessions(slot: CK_SLOT_ID) -> CK_RV {
     with_module(|m| m.close_all_sessions(slot))
 }
 
 /// `C_GetSessionInfo`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetSessionInfo(
     session: CK_SESSION_HANDLE,
@@ -279,6 +321,9 @@ pub extern "C" fn C_GetSessionInfo(
 }
 
 /// `C_Login`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_Login(
     session: CK_SESSION_HANDLE,
@@ -291,6 +336,9 @@ pub extern "C" fn C_Login(
 }
 
 /// `C_Logout`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_Logout(session: CK_SESSION_HANDLE) -> CK_RV {
     with_module(|m| m.logout(session))
@@ -298,6 +346,9 @@ pub extern "C" fn C_Logout(session: CK_SESSION_HANDLE) -> CK_RV {
 
 /// `C_GetAttributeValue`: every attribute is answered; the return value is
 /// the last problem met (sensitive, unknown, buffer too small).
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetAttributeValue(
     session: CK_SESSION_HANDLE,
@@ -336,6 +387,9 @@ pub extern "C" fn C_GetAttributeValue(
 }
 
 /// `C_FindObjectsInit`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_FindObjectsInit(
     session: CK_SESSION_HANDLE,
@@ -346,6 +400,9 @@ pub extern "C" fn C_FindObjectsInit(
 }
 
 /// `C_FindObjects`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_FindObjects(
     session: CK_SESSION_HANDLE,
@@ -358,18 +415,26 @@ pub extern "C" fn C_FindObjects(
             return Err(CKR_ARGUMENTS_BAD);
         }
         let found = m.find(session, usize::try_from(max).unwrap_or(usize::MAX))?;
+        // `found` has at most `max` handles: `list_out` takes the room from
+        // `*count` and writes the number found back into it.
         put(count, max)?;
         list_out(&found, objects, count)
     })
 }
 
 /// `C_FindObjectsFinal`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_FindObjectsFinal(session: CK_SESSION_HANDLE) -> CK_RV {
     with_module(|m| m.find_final(session))
 }
 
 /// `C_SignInit`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_SignInit(
     session: CK_SESSION_HANDLE,
@@ -410,6 +475,9 @@ fn signature_out(
 }
 
 /// `C_Sign`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_Sign(
     session: CK_SESSION_HANDLE,
@@ -425,6 +493,9 @@ pub extern "C" fn C_Sign(
 }
 
 /// `C_SignUpdate`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_SignUpdate(
     session: CK_SESSION_HANDLE,
@@ -435,6 +506,9 @@ pub extern "C" fn C_SignUpdate(
 }
 
 /// `C_SignFinal`.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_SignFinal(
     session: CK_SESSION_HANDLE,
@@ -447,6 +521,9 @@ pub extern "C" fn C_SignFinal(
 /// `C_WaitForSlotEvent`: with `CKF_DONT_BLOCK` answers at once
 /// (`CKR_NO_EVENT`); else waits on PC/SC reader changes, without holding
 /// the module, until a slot changes or `C_Finalize` is called.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_WaitForSlotEvent(
     flags: CK_FLAGS,
@@ -480,6 +557,9 @@ pub extern "C" fn C_WaitForSlotEvent(
 }
 
 /// `C_SeedRandom`: the card has no random number generator command.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_SeedRandom(
     session: CK_SESSION_HANDLE,
@@ -494,6 +574,9 @@ pub extern "C" fn C_SeedRandom(
 
 /// `C_GenerateRandom`: the card has no random number generator command
 /// (and random bytes of the host are not the token's).
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GenerateRandom(
     session: CK_SESSION_HANDLE,

@@ -165,6 +165,9 @@ fn interfaces() -> &'static Interfaces {
 }
 
 /// `C_GetFunctionList`: the v2.40 list.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetFunctionList(list: *mut *mut CK_FUNCTION_LIST) -> CK_RV {
     guard(|| {
@@ -176,6 +179,9 @@ pub extern "C" fn C_GetFunctionList(list: *mut *mut CK_FUNCTION_LIST) -> CK_RV {
 }
 
 /// `C_GetInterfaceList`: both interfaces, copied into the caller's array.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetInterfaceList(list: *mut CK_INTERFACE, count: *mut CK_ULONG) -> CK_RV {
     guard(|| rv(interfaces_out(list, count)))
@@ -202,6 +208,9 @@ fn interfaces_out(list: *mut CK_INTERFACE, count: *mut CK_ULONG) -> crate::core:
 
 /// `C_GetInterface`: "PKCS 11" (or no name) in version 3.0 (or none
 /// asked) or 2.40.
+// SAFETY: exports the PKCS#11 name of this function, defined once in the
+// module; its signature is the standard's (cryptoki-sys's type checks it
+// where the function lists take it).
 #[unsafe(no_mangle)]
 pub extern "C" fn C_GetInterface(
     name: *mut CK_UTF8CHAR,

@@ -39,12 +39,13 @@ pub use crl::{CRL_FILE, DEFAULT_CRL_DAYS, IssuedCrl, MAX_CRL_DAYS};
 pub use issue::{EndEntity, LEAF_VALIDITY_DAYS};
 pub use register::{REVOCATIONS_FILE, Revocation, RevocationReason};
 pub use revoke::registered_revocations;
+pub(crate) use store::io_error;
 
 use super::cert_error;
 use super::subject::ca_name;
 use crate::error::{Error, Result};
 use issue::{random_serial, validity};
-use store::{io_error, write_new};
+use store::write_new;
 
 /// The root's private key in the CA directory.
 pub const ROOT_KEY_FILE: &str = "root.key";
