@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../fuzz"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 seconds=${FUZZ_SECONDS:-20}
-targets=(apdu_parser applet_process host_responses certificate_reader image_loader verifier)
+targets=(apdu_parser applet_process host_responses certificate_reader image_loader verifier pdf_reader)
 # The code is memory-safe Rust (unsafe is forbidden), so the address
 # sanitizer adds little; without it the targets build and run faster.
 cargo fuzz build -O -s none

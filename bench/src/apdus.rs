@@ -209,7 +209,9 @@ pub fn run(_o: &Options) -> BoxResult<Section> {
     let opts = SignOptions {
         chain: Vec::new(),
         signing_time: std::time::SystemTime::now(),
+        signing_time_attribute: true,
         attached: None,
+        timestamp: None,
     };
     let p = CertificateProfile::Citizen;
     row(

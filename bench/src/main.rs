@@ -13,7 +13,9 @@
 //! RSS of `asan sign FILE`, card image, applet buffers), `pkcs11` (a
 //! signature through the PKCS#11 module, loaded with `cryptoki`, against the
 //! host library's on the same card through pcscd + vpcd, with the APDUs of
-//! each counted in the card's log); `all` (the default) runs every one.
+//! each counted in the card's log), `pades` (`asan sign --pades` on a
+//! 200 MiB PDF: peak RSS and time against `sha256sum`); `all` (the default)
+//! runs every one.
 //! `--json` prints one JSON object on stdout. `ASAN_PKCS11_MODULE=PATH`
 //! measures another module than `libasan_pkcs11.so` beside the bench.
 #![forbid(unsafe_code)]
@@ -22,6 +24,7 @@ mod apdus;
 mod batch;
 mod fixture;
 mod memory;
+mod pades;
 mod pkcs11;
 mod procs;
 mod recording;
@@ -61,10 +64,18 @@ pub struct Options {
     pub wait_minutes: u64,
 }
 
-const SECTIONS: [&str; 6] = ["signing", "roundtrip", "apdus", "batch", "memory", "pkcs11"];
+const SECTIONS: [&str; 7] = [
+    "signing",
+    "roundtrip",
+    "apdus",
+    "batch",
+    "memory",
+    "pkcs11",
+    "pades",
+];
 
 const USAGE: &str = "usage: asan-bench [--json] [--iterations N] [--rounds R] [--cards N] [--wait-minutes M] [SECTION...]
-sections: signing roundtrip apdus batch memory pkcs11 all (default: all)
+sections: signing roundtrip apdus batch memory pkcs11 pades all (default: all)
 env: ASAN_BENCH_VCARD=PATH (another asan-vcard), ASAN_PKCS11_MODULE=PATH (another libasan_pkcs11.so)";
 
 fn number<T: std::str::FromStr>(v: Option<String>, name: &str) -> BoxResult<T> {
@@ -133,6 +144,7 @@ fn run_section(name: &str, o: &Options) -> BoxResult<Section> {
         "batch" => batch::run(o),
         "memory" => memory::run(o),
         "pkcs11" => pkcs11::run(o),
+        "pades" => pades::run(o),
         other => Err(format!("unknown section {other}").into()),
     }
 }

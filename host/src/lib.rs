@@ -28,6 +28,7 @@
 
 pub mod cli;
 pub mod cms;
+pub mod pdf;
 pub mod pki;
 pub mod provision;
 pub mod renewal;

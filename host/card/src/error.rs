@@ -86,10 +86,15 @@ pub enum Error {
     /// Another program sharing the reader kept disturbing an operation
     /// (see [`crate::card::Interference`]); it was given up.
     Interference(String),
+    /// A time-stamping authority (RFC 3161) could not be reached, did not
+    /// answer in time, refused the request, or answered with something
+    /// that is not a good token for it; says which.
+    Timestamp(String),
 }
 
 impl Error {
-    /// The CLI's exit code: 3 wrong PIN, 4 blocked, 2 usage, 1 anything else.
+    /// The CLI's exit code: 3 wrong PIN, 4 blocked, 2 usage, 1 anything else
+    /// (a time-stamping authority that fails included).
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::WrongPin { .. } => 3,
@@ -166,6 +171,7 @@ impl fmt::Display for Error {
                 f,
                 "another program using the card kept disturbing the operation: {what}"
             ),
+            Self::Timestamp(what) => write!(f, "time stamp: {what}"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `asan sign FILE` and `asan verify`: CMS document signatures.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use asan_applet::CertificateProfile;
 use serde_json::json;
@@ -11,6 +12,8 @@ use crate::cert;
 use crate::cms::{self, SignOptions};
 use crate::error::{Error, Result};
 use crate::pin::Pin2;
+use crate::pki::TrustAnchors;
+use crate::tsp::TsaClient;
 
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|source| Error::Io {
@@ -31,11 +34,68 @@ fn default_output(file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// `asan sign FILE [-o FILE.p7s] [--profile P] [--chain PEM] [--attached]`.
+/// The time-stamp client of `--tsa URL`: the deadline from
+/// `ASAN_TSA_TIMEOUT` (seconds, fractions allowed), default 10 s.
+fn tsa_client(url: &str) -> Result<TsaClient> {
+    let client = TsaClient::new(url)?;
+    match std::env::var("ASAN_TSA_TIMEOUT") {
+        Ok(text) => {
+            let secs = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "ASAN_TSA_TIMEOUT={text}: give seconds, more than 0 and at most 3600"
+                    ))
+                })?;
+            Ok(client.with_timeout(Duration::from_secs_f64(secs)))
+        }
+        Err(_) => Ok(client),
+    }
+}
+
+/// Writes `bytes` to `path` whole or not at all: a temporary file beside
+/// it, synced, then renamed over it; removed again on any failure.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| Error::Io { path: p, source }
+    };
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(io(path))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// `asan sign FILE [-o FILE.p7s] [--profile P] [--chain PEM] [--attached]
+/// [--tsa URL]`: the signature is made on the card, time-stamped when
+/// asked, checked, and only then written (atomically).
 pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
     let Some(file) = &args.file else {
         return Err(Error::Usage("give FILE or --digest HEX".into()));
     };
+    let timestamp = args.tsa.as_deref().map(tsa_client).transpose()?;
     let output = args.output.clone().unwrap_or_else(|| default_output(file));
     let chain = match &args.chain {
         Some(path) => certificates(path)?,
@@ -56,7 +116,9 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
     let opts = SignOptions {
         chain,
         signing_time,
+        signing_time_attribute: true,
         attached,
+        timestamp,
     };
     // sign_on_card verifies the signature it made (against the
     // certificate's key) before anything is written.
@@ -73,10 +135,11 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
         cms::sign_on_card_with(&mut card, &pin2, profile, &digest, &opts, known.as_deref());
     transport::warn_interference(&mut card, io.err);
     let signed = signed?;
-    std::fs::write(&output, &signed.cms).map_err(|source| Error::Io {
-        path: output.display().to_string(),
-        source,
-    })?;
+    write_atomically(&output, &signed.cms)?;
+    let stamp = match args.tsa {
+        Some(_) => cms::timestamp_of(&signed.cms)?,
+        None => None,
+    };
     let signer = cert::parse(&signed.certificate)?
         .tbs_certificate()
         .subject()
@@ -93,6 +156,7 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
                 "signer": signer,
                 "signing_time": when,
                 "digest": hex::encode(digest),
+                "timestamp": stamp,
             }),
         );
     }
@@ -101,17 +165,32 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
     } else {
         "detached"
     };
+    let form = if stamp.is_some() {
+        "CAdES-T"
+    } else {
+        "CAdES-BES"
+    };
     say(
         io.out,
         &format!(
-            "signed {}\n  signature:    {} (CMS, {kind}, {} bytes)\n  signer:       {signer}\n  \
+            "signed {}\n  signature:    {} (CMS {form}, {kind}, {} bytes)\n  signer:       {signer}\n  \
              signing time: {when}\n  SHA-256:      {}",
             file.display(),
             output.display(),
             signed.cms.len(),
             hex::encode(digest)
         ),
-    )
+    )?;
+    if let Some(stamp) = stamp {
+        say(
+            io.out,
+            &format!(
+                "  time stamp:   {} by {} (serial {}, policy {})",
+                stamp.gen_time, stamp.tsa, stamp.serial, stamp.policy
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 /// `asan verify FILE FILE.p7s --ca ROOT.pem [--chain PEM] [--at TIME]
@@ -129,7 +208,15 @@ pub fn verify(cli: &Cli, args: &VerifyArgs, io: &mut Io<'_>) -> Result<()> {
         crls: args.trust.crls()?,
         require_crl: args.trust.require_crl,
         extra_certificates: args.trust.chain()?,
+        tsa_anchors: match args.tsa_ca.is_empty() {
+            true => None,
+            false => Some(TrustAnchors::from_files(&args.tsa_ca)?),
+        },
     };
+    // A PDF alone: its own signatures (PAdES).
+    if content.is_none() && crate::pdf::looks_like_pdf(signature) {
+        return super::pdf::verify(cli, signature, &anchors, &opts, io);
+    }
     let signed = read(signature)?;
     let digest = content.map(cms::digest_file).transpose()?;
     let result =
@@ -153,20 +240,59 @@ pub fn verify(cli: &Cli, args: &VerifyArgs, io: &mut Io<'_>) -> Result<()> {
                 &format!("signing time:    {time} (claimed by the signer, not trusted)"),
             )?;
         }
-        say(
-            io.out,
-            &format!("validated at:    {}", result.validation_time),
-        )?;
+        match &result.timestamp {
+            Some(ts) => {
+                say(
+                    io.out,
+                    &format!(
+                        "time stamp:      {} by {} (serial {}, policy {}){}",
+                        ts.info.gen_time,
+                        ts.info.tsa,
+                        ts.info.serial,
+                        ts.info.policy,
+                        if ts.valid { "" } else { " — NOT valid" }
+                    ),
+                )?;
+                if ts.valid {
+                    say(
+                        io.out,
+                        &format!(
+                            "validated at:    {} (the signer's path, at the time stamp's genTime; \
+                             the TSA's path at {})",
+                            result.validation_time, ts.tsa_validation_time
+                        ),
+                    )?;
+                } else {
+                    say(
+                        io.out,
+                        &format!(
+                            "validated at:    {} (the time stamp is not valid, so not its genTime)",
+                            result.validation_time
+                        ),
+                    )?;
+                }
+            }
+            None => say(
+                io.out,
+                &format!("validated at:    {}", result.validation_time),
+            )?,
+        }
         if !result.path.is_empty() {
             say(
                 io.out,
                 &format!("path:            {}", result.path.join(" <- ")),
             )?;
         }
-        let form = if result.cades_bes {
-            "CAdES-BES (signing-certificate-v2 binds the signer's certificate)"
-        } else {
-            "CMS, not CAdES-BES (no signing-certificate-v2)"
+        let form = match (result.cades_bes, &result.timestamp) {
+            (true, Some(_)) => {
+                "CAdES-T (signing-certificate-v2 binds the signer's certificate; a signature \
+                 time-stamp token)"
+            }
+            (true, None) => "CAdES-BES (signing-certificate-v2 binds the signer's certificate)",
+            (false, Some(_)) => {
+                "CMS with a signature time-stamp token, not CAdES (no signing-certificate-v2)"
+            }
+            (false, None) => "CMS, not CAdES-BES (no signing-certificate-v2)",
         };
         say(io.out, &format!("form:            {form}"))?;
         validation::print_checks(io, &result.checks)?;

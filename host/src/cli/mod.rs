@@ -8,6 +8,7 @@ mod card_info;
 mod demo;
 mod documents;
 mod input;
+mod pdf;
 mod pins;
 mod provisioning;
 mod renewal;
@@ -369,6 +370,27 @@ pub struct SignArgs {
     /// card is not asked for it: the signature then costs two APDUs.
     #[arg(long, value_name = "FILE", conflicts_with = "digest")]
     pub certificate: Option<PathBuf>,
+    /// Time-stamp the signature at this RFC 3161 TSA (http:// only), making
+    /// it CAdES-T; when the TSA fails nothing is written.
+    #[arg(long, value_name = "URL", conflicts_with = "digest")]
+    pub tsa: Option<String>,
+    /// Sign a PDF (PAdES baseline B-B, B-T with --tsa): an incremental
+    /// update with a signature field, written to FILE.signed.pdf unless -o.
+    #[arg(long, conflicts_with_all = ["digest", "attached"])]
+    pub pades: bool,
+    /// The PDF signature's /Reason.
+    #[arg(long, value_name = "TEXT", requires = "pades")]
+    pub reason: Option<String>,
+    /// The PDF signature's /Location.
+    #[arg(long, value_name = "TEXT", requires = "pades")]
+    pub location: Option<String>,
+    /// A visible PDF signature on page PAGE (from 1) at X,Y (points from
+    /// the bottom left), W wide and H high; invisible by default.
+    #[arg(long, value_name = "PAGE,X,Y,W,H", requires = "pades")]
+    pub visible: Option<crate::pdf::Placement>,
+    /// Replace the output file if it exists (never done without).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `asan verify FILE FILE.p7s --ca ROOT.pem`
@@ -383,6 +405,10 @@ pub struct VerifyArgs {
     /// Require CAdES-BES: a missing signing-certificate-v2 attribute fails.
     #[arg(long)]
     pub cades: bool,
+    /// Trust anchors for the TSA certificates of time-stamp tokens (PEM,
+    /// several per file, or DER; repeatable); default: those of --ca.
+    #[arg(long, value_name = "TSAROOT.pem")]
+    pub tsa_ca: Vec<PathBuf>,
     /// Trust anchors (--ca, required), more certificates, time, CRLs.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -467,6 +493,7 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
         Commands::Info => card_info::info(cli, io),
         Commands::Pin(cmd) => pins::run(cli, cmd, io),
         Commands::Auth(args) => signing::auth(cli, args, io),
+        Commands::Sign(args) if args.pades => pdf::sign(cli, args, io),
         Commands::Sign(args) if args.file.is_some() => documents::sign(cli, args, io),
         Commands::Sign(args) => signing::sign(cli, args, io),
         Commands::Verify(args) => documents::verify(cli, args, io),

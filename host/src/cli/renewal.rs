@@ -299,7 +299,9 @@ fn request(cli: &Cli, args: &RequestArgs, io: &mut Io<'_>) -> Result<()> {
     let opts = SignOptions {
         chain: Vec::new(),
         signing_time: renewal::to_system_time(now),
+        signing_time_attribute: true,
         attached: Some(bytes),
+        timestamp: None,
     };
     let mut key = CitizenSigningKey {
         card: &mut card,

@@ -104,6 +104,9 @@ pub enum PurposeArg {
     /// Authentication: keyUsage digitalSignature; EKU clientAuth or
     /// anyExtendedKeyUsage where present.
     Auth,
+    /// A time-stamping authority (RFC 3161): EKU timeStamping alone and
+    /// critical; keyUsage, where present, digitalSignature/nonRepudiation.
+    Timestamp,
     /// No key usage requirement (like `openssl verify` without -purpose).
     Any,
 }
@@ -113,6 +116,7 @@ impl From<PurposeArg> for Purpose {
         match p {
             PurposeArg::Sign => Self::Sign,
             PurposeArg::Auth => Self::Auth,
+            PurposeArg::Timestamp => Self::TimeStamp,
             PurposeArg::Any => Self::Any,
         }
     }

@@ -11,14 +11,19 @@
 //!   signature by the key: one VERIFY + PSO on the card. Detached by default,
 //!   or with the content embedded ([`SignOptions::attached`]).
 //!   [`sign_on_card`] does it with the signing key and certificate of a
-//!   profile on the card.
+//!   profile on the card. With [`SignOptions::timestamp`] a signature
+//!   time-stamp token (RFC 3161) over the signature value is added as an
+//!   unsigned attribute (CAdES-T); [`timestamp_of`] reads it back and
+//!   [`check_token`] checks a token on its own.
 //! * [`verify`] / [`verify_with`]: structure (exactly one certificate in the
 //!   message matches the signer identifier), content digest, signature
 //!   (ECDSA in DER or raw `r || s`), signed attributes (signing-time
 //!   reported, never used; signing-certificate-v2 as the CAdES-BES
-//!   binding), then the signer's certificate path validated by
-//!   [`crate::pki`] at the validation time for document signing, each
-//!   reported as a [`Check`]. The validated certificate, as received, is
+//!   binding), signature time-stamp tokens (each token's signature and
+//!   imprint, its TSA's path at the validation time), then the signer's
+//!   certificate path validated by [`crate::pki`] for document signing —
+//!   at the validation time, or at the token's genTime when the signature
+//!   is time-stamped — each reported as a [`Check`]. The validated certificate, as received, is
 //!   what [`Verification::signer_certificate`] gives. It also verifies what
 //!   `openssl cms -sign -md sha256` makes.
 //! * [`verify_ecdsa_p256_sha256`]: the one ECDSA verification every check
@@ -45,7 +50,13 @@
 //! let cert = ca.issue(&csr, CertificateProfile::Citizen, KeyUsage::Signing, now)?;
 //!
 //! let digest = digest_reader(&mut &b"a contract"[..])?;
-//! let opts = SignOptions { chain: vec![], signing_time: now, attached: None };
+//! let opts = SignOptions {
+//!     chain: vec![],
+//!     signing_time: now,
+//!     signing_time_attribute: true,
+//!     attached: None,
+//!     timestamp: None, // Some(TsaClient::new("http://…")?) for CAdES-T
+//! };
 //! let p7s = sign_detached(&digest, &cert, &mut key, &opts)?;
 //! let result = verify(&p7s, Some(&digest), &[ca.root_der()], now)?;
 //! assert!(result.valid, "{:?}", result.checks);
@@ -60,6 +71,7 @@ mod raw;
 mod sign;
 mod structure;
 mod timestamp;
+pub(crate) mod token;
 mod verify;
 
 use std::io::Read;
@@ -79,7 +91,8 @@ pub use ess::{
 pub(crate) use sign::asn1;
 pub use sign::{SignOptions, sign_detached};
 pub use timestamp::{ID_CT_TST_INFO, sign_tst_info};
-pub use verify::{Check, Verification, VerifyOptions, verify, verify_with};
+pub use token::{ID_AA_SIGNATURE_TIME_STAMP_TOKEN, TimeStampInfo, check_token, timestamp_of};
+pub use verify::{Check, TimestampReport, Verification, VerifyOptions, verify, verify_with};
 
 /// How many bytes [`digest_reader`] reads at a time (64 KiB).
 pub const BLOCK_SIZE: usize = 64 * 1024;

@@ -26,10 +26,35 @@ pub struct SignOptions {
     /// Further certificates (DER), for example the issuing CA: included so a
     /// verifier can build the chain to its trust anchor.
     pub chain: Vec<Vec<u8>>,
-    /// The signing-time attribute (the signer's clock: not a timestamp).
+    /// The signing-time attribute (the signer's clock: not a timestamp);
+    /// also the time the signature just made is checked at.
     pub signing_time: SystemTime,
+    /// Whether the signing-time signed attribute is put in (`true`: as
+    /// CAdES-BES has it). PAdES baseline signatures leave it out (the time
+    /// is the PDF's `/M`).
+    pub signing_time_attribute: bool,
     /// The content to embed; `None` makes a detached signature.
     pub attached: Option<Vec<u8>>,
+    /// A time-stamping authority: when given, once the signature is made a
+    /// token over the SHA-256 of its signature value is asked for and put
+    /// in as the unsigned attribute id-aa-signatureTimeStampToken
+    /// (CAdES-T, RFC 3161 appendix A). When the TSA fails, so does the
+    /// signing ([`crate::Error::Timestamp`]).
+    pub timestamp: Option<crate::tsp::TsaClient>,
+}
+
+impl SignOptions {
+    /// A detached CAdES-BES signature with a signing-time attribute of
+    /// `signing_time`: no chain, no time stamp.
+    pub fn new(signing_time: SystemTime) -> Self {
+        Self {
+            chain: Vec::new(),
+            signing_time,
+            signing_time_attribute: true,
+            attached: None,
+            timestamp: None,
+        }
+    }
 }
 
 /// Maps an encoding error to ours, naming what was being encoded.
@@ -60,11 +85,13 @@ fn signing_time_attribute(time: SystemTime) -> Result<Attribute> {
 
 /// CMS `SignedData` (RFC 5652) over content whose SHA-256 is `digest`, with
 /// CAdES-BES signed attributes (content-type id-data, message-digest,
-/// signing-time, signing-certificate-v2 with the SHA-256 of the signer's
-/// certificate), the signer's certificate and `opts.chain`;
-/// ecdsa-with-SHA256. The signer signs SHA-256 of the DER `SET OF` signed
-/// attributes: one signature, one VERIFY + PSO on a card. Returns the DER
-/// `ContentInfo`.
+/// signing-time unless [`SignOptions::signing_time_attribute`] is false,
+/// signing-certificate-v2 with the SHA-256 of the signer's certificate),
+/// the signer's certificate and `opts.chain`; ecdsa-with-SHA256. The
+/// signer signs SHA-256 of the DER `SET OF` signed attributes: one
+/// signature, one VERIFY + PSO on a card. With
+/// [`SignOptions::timestamp`], a signature time-stamp token from the TSA
+/// is then added (CAdES-T). Returns the DER `ContentInfo`.
 ///
 /// The signer's own error (wrong PIN, blocked) comes back unchanged. The
 /// certificate must be for the signer's key, attached content must have
@@ -105,19 +132,37 @@ pub fn sign_detached(
     };
     let mut builder = SignerInfoBuilder::new(sid, sha256_algorithm(), &detached, Some(digest))
         .map_err(|e| Error::Certificate(format!("cannot start the signer info: {e}")))?;
-    for attribute in [
-        signing_time_attribute(opts.signing_time)?,
-        super::signing_certificate_v2(signer_cert_der)?,
-    ] {
+    let mut attributes = Vec::new();
+    if opts.signing_time_attribute {
+        attributes.push(signing_time_attribute(opts.signing_time)?);
+    }
+    attributes.push(super::signing_certificate_v2(signer_cert_der)?);
+    for attribute in attributes {
         builder
             .add_signed_attribute(attribute)
             .map_err(|e| Error::Certificate(format!("cannot add a signed attribute: {e}")))?;
     }
     let card = CardSigner::new(signer);
-    let signer_info = builder.build::<_, DerSignature>(&card).map_err(|e| {
+    let mut signer_info = builder.build::<_, DerSignature>(&card).map_err(|e| {
         card.take_error()
             .unwrap_or_else(|| Error::Certificate(format!("cannot build the signer info: {e}")))
     })?;
+    // CAdES-T: a token over the signature value (the OCTET STRING's
+    // contents), as an unsigned attribute; the signature itself is
+    // unchanged.
+    if let Some(tsa) = &opts.timestamp {
+        let token = tsa.stamp(&super::sha256(signer_info.signature.as_bytes()))?;
+        let mut values = SetOfVec::new();
+        values
+            .insert(Any::from_der(&token).map_err(asn1("the time-stamp token"))?)
+            .map_err(asn1("the time-stamp token"))?;
+        let attribute = Attribute {
+            oid: super::ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
+            values,
+        };
+        signer_info.unsigned_attrs =
+            Some(SetOfVec::try_from(vec![attribute]).map_err(asn1("the unsigned attributes"))?);
+    }
 
     let econtent = match &opts.attached {
         Some(content) => Some(
@@ -158,15 +203,21 @@ pub fn sign_detached(
         content: Any::from_der(&signed_data).map_err(asn1("the signed data"))?,
     };
     let der = content_info.to_der().map_err(asn1("the message"))?;
-    self_check(&der, digest, opts.signing_time)?;
+    self_check(&der, digest, opts)?;
     Ok(der)
 }
 
 /// Verifies what was just made: everything but the chain, the validity and
-/// the key usage, which depend on the certificate and not on us.
-fn self_check(der: &[u8], digest: &[u8; 32], signing_time: SystemTime) -> Result<()> {
-    let result = verify(der, Some(digest), &[], signing_time)?;
-    let own = [
+/// the key usage, which depend on the certificate and not on us (nor the
+/// TSA's path, which depends on the verifier's trust anchors); the token,
+/// when there is one, at now (it was made after the signing time).
+fn self_check(der: &[u8], digest: &[u8; 32], opts: &SignOptions) -> Result<()> {
+    let at = match opts.timestamp {
+        Some(_) => SystemTime::now().max(opts.signing_time),
+        None => opts.signing_time,
+    };
+    let result = verify(der, Some(digest), &[], at)?;
+    let mut own = vec![
         Check::STRUCTURE,
         Check::CONTENT_DIGEST,
         Check::SIGNATURE,
@@ -174,6 +225,9 @@ fn self_check(der: &[u8], digest: &[u8; 32], signing_time: SystemTime) -> Result
         Check::SIGNING_TIME,
         Check::SIGNING_CERTIFICATE,
     ];
+    if opts.timestamp.is_some() {
+        own.push(Check::TIMESTAMP);
+    }
     for name in own {
         match result.check(name) {
             Some(c) if c.ok => {}

@@ -132,7 +132,7 @@ pub(super) fn structure<'a>(
     Ok((parts, detail))
 }
 
-fn identifies(sid: &SignerIdentifier, c: &Cert) -> bool {
+pub(super) fn identifies(sid: &SignerIdentifier, c: &Cert) -> bool {
     let tbs = c.parsed().tbs_certificate();
     match sid {
         SignerIdentifier::IssuerAndSerialNumber(isn) => {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use x509_cert::time::Time;
 
 use super::structure::{Parts, structure};
+use super::token::{TimeStampInfo, examine, tokens_of};
 use super::{ID_AA_SIGNING_CERTIFICATE_V2, ess, sha256, verify_ecdsa_p256_sha256};
 use crate::error::{Error, Result};
 use crate::pki::{self, Crl, Purpose, TrustAnchors, ValidationOptions, rfc3339};
@@ -44,6 +45,16 @@ impl Check {
     /// The signing-certificate-v2 hash (the CAdES-BES binding) matches the
     /// signer's certificate; absent passes unless CAdES-BES is required.
     pub const SIGNING_CERTIFICATE: &'static str = "signing-certificate-v2";
+    /// A signature time-stamp token (id-aa-signatureTimeStampToken,
+    /// CAdES-T): its CMS signature verifies with the TSA certificate in it,
+    /// its content is a `TSTInfo` (id-ct-TSTInfo) whose imprint is the
+    /// SHA-256 of this signature value, and its genTime is not after the
+    /// validation time. One per token.
+    pub const TIMESTAMP: &'static str = "signature time-stamp";
+    /// The TSA certificate of a token that passed [`Check::TIMESTAMP`] has
+    /// a valid path to the TSA trust anchors at the validation time, for
+    /// time stamping ([`Purpose::TimeStamp`]). One per token.
+    pub const TIMESTAMP_AUTHORITY: &'static str = "time-stamp authority";
 }
 
 /// How a signature is verified.
@@ -52,7 +63,9 @@ pub struct VerifyOptions {
     /// The validation time: every certificate of the path must be valid
     /// then. A CAdES-BES signature carries no trusted time, so this is now
     /// unless the user asks about another time; the signing-time attribute
-    /// is reported, never used.
+    /// is reported, never used. With a signature time-stamp token that
+    /// passes its checks, the TSA's path is validated at this time and the
+    /// signer's at the token's genTime.
     pub at: SystemTime,
     /// Require the signing-certificate-v2 attribute (CAdES-BES).
     pub cades: bool,
@@ -61,8 +74,11 @@ pub struct VerifyOptions {
     /// Every certificate of the path needs a CRL from its issuer.
     pub require_crl: bool,
     /// More certificates (DER) to build the path with, besides those in
-    /// the message.
+    /// the message (the TSA's path too).
     pub extra_certificates: Vec<Vec<u8>>,
+    /// The trust anchors of time-stamp tokens' TSA certificates; `None`:
+    /// the signer's anchors.
+    pub tsa_anchors: Option<TrustAnchors>,
 }
 
 impl VerifyOptions {
@@ -74,6 +90,7 @@ impl VerifyOptions {
             crls: Vec::new(),
             require_crl: false,
             extra_certificates: Vec::new(),
+            tsa_anchors: None,
         }
     }
 }
@@ -88,22 +105,58 @@ pub struct Verification {
     /// The signing-time attribute (RFC 3339): the signer's claim, reported
     /// and never used for validity.
     pub signing_time: Option<String>,
-    /// The time the certificate path was validated at (RFC 3339).
+    /// The time the signer's certificate path was validated at (RFC 3339):
+    /// the time asked for, or the genTime of the signature time-stamp
+    /// token when there is one and it passed its checks (the earliest, with
+    /// several).
     pub validation_time: String,
+    /// The signature time-stamp token (CAdES-T) whose genTime the signer's
+    /// path was validated at — or, when a token fails, the first that
+    /// could be read, with `valid` false. `None` without a token.
+    pub timestamp: Option<TimestampReport>,
     /// Whether the signature is CAdES-BES: a signing-certificate-v2
     /// attribute binds it to the signer's certificate.
     pub cades_bes: bool,
     /// The certificate path, end entity first (subjects).
     pub path: Vec<String>,
     /// The checks, in order: structure, content digest, signature,
-    /// content-type, signing-time, signing-certificate-v2, then the path
-    /// checks of [`crate::pki`]. When the structure fails nothing else is
-    /// checked.
+    /// content-type, signing-time, signing-certificate-v2, for each
+    /// signature time-stamp token its two checks ([`Check::TIMESTAMP`],
+    /// [`Check::TIMESTAMP_AUTHORITY`]), then the path checks of
+    /// [`crate::pki`]. When the structure fails nothing else is checked.
     pub checks: Vec<Check>,
     #[serde(skip)]
     signer_der: Option<Vec<u8>>,
     #[serde(skip)]
     content: Option<Vec<u8>>,
+}
+
+/// A signature time-stamp token as verified.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimestampReport {
+    /// What the token says: genTime, TSA, serial, policy, imprint (and,
+    /// not serialised, the token and its genTime as a time).
+    #[serde(flatten)]
+    pub info: TimeStampInfo,
+    /// The TSA's certificate path, end entity first (subjects).
+    pub tsa_path: Vec<String>,
+    /// The time the TSA's path was validated at (RFC 3339).
+    pub tsa_validation_time: String,
+    /// The token passed its checks and its TSA's path is valid: its
+    /// genTime is trusted.
+    pub valid: bool,
+}
+
+impl TimestampReport {
+    /// genTime, with any fraction of a second the token has.
+    pub fn gen_time(&self) -> SystemTime {
+        self.info.time
+    }
+
+    /// The token (DER `ContentInfo`).
+    pub fn token(&self) -> &[u8] {
+        &self.info.token
+    }
 }
 
 impl Verification {
@@ -185,6 +238,7 @@ pub fn verify_with(
         signer: None,
         signing_time: None,
         validation_time: rfc3339(opts.at),
+        timestamp: None,
         cades_bes: false,
         path: Vec::new(),
         checks: Vec::new(),
@@ -208,16 +262,36 @@ pub fn verify_with(
         Check::CONTENT_TYPE,
         content_type(&parts, signed_data.encap_content_info.econtent_type),
     );
-    let (time, result) = signing_time(&parts, opts.at);
+    let stamps = time_stamps(&parts, anchors, opts);
+    // The signature existed at the earliest genTime of its tokens, if every
+    // token is good; a bad token is not trusted (and fails the verdict).
+    let trusted = match stamps.is_empty() || stamps.iter().any(|s| !s.report_valid()) {
+        true => None,
+        false => stamps
+            .iter()
+            .filter_map(|s| s.report.as_ref())
+            .min_by_key(|r| r.info.time),
+    };
+    let chain_at = trusted.map_or(opts.at, |r| r.info.time);
+    let (time, result) = signing_time(&parts, chain_at, trusted.is_some());
     v.signing_time = time.map(rfc3339);
     v.push(Check::SIGNING_TIME, result);
     let (cades_bes, result) = signing_certificate(&parts, opts.cades);
     v.cades_bes = cades_bes;
     v.push(Check::SIGNING_CERTIFICATE, result);
+    v.timestamp = trusted
+        .cloned()
+        .or_else(|| stamps.iter().find_map(|s| s.report.clone()));
+    for stamp in stamps {
+        for (name, result) in stamp.checks {
+            v.push(name, result);
+        }
+    }
+    v.validation_time = rfc3339(chain_at);
     let mut pool = parts.pool.clone();
     pool.extend(opts.extra_certificates.iter().cloned());
     let path_opts = ValidationOptions {
-        at: opts.at,
+        at: chain_at,
         purpose: Purpose::Sign,
         crls: opts.crls.clone(),
         require_crl: opts.require_crl,
@@ -261,7 +335,7 @@ fn single<'a>(
     }
 }
 
-fn content_digest(parts: &Parts<'_>) -> std::result::Result<String, String> {
+pub(super) fn content_digest(parts: &Parts<'_>) -> std::result::Result<String, String> {
     let value = single(parts, rfc5911::ID_MESSAGE_DIGEST)?.ok_or("no message-digest attribute")?;
     let signed: OctetString = value
         .decode_as()
@@ -286,7 +360,7 @@ fn content_digest(parts: &Parts<'_>) -> std::result::Result<String, String> {
     }
 }
 
-fn signature(parts: &Parts<'_>) -> std::result::Result<String, String> {
+pub(super) fn signature(parts: &Parts<'_>) -> std::result::Result<String, String> {
     let sig = parts.info.signature.as_bytes();
     let encoding = if Signature::from_der(sig).is_ok() {
         "DER"
@@ -310,7 +384,7 @@ fn signature(parts: &Parts<'_>) -> std::result::Result<String, String> {
     }
 }
 
-fn content_type(
+pub(super) fn content_type(
     parts: &Parts<'_>,
     econtent_type: ObjectIdentifier,
 ) -> std::result::Result<String, String> {
@@ -330,9 +404,107 @@ fn content_type(
     }
 }
 
+/// One signature time-stamp token: its checks and what it says.
+struct Stamp {
+    checks: Vec<(&'static str, std::result::Result<String, String>)>,
+    report: Option<TimestampReport>,
+}
+
+impl Stamp {
+    fn report_valid(&self) -> bool {
+        self.report.as_ref().is_some_and(|r| r.valid)
+    }
+}
+
+/// The signature time-stamp tokens of the signer: each checked
+/// ([`Check::TIMESTAMP`]) and, when good, its TSA's path validated at
+/// `opts.at` for time stamping ([`Check::TIMESTAMP_AUTHORITY`]).
+fn time_stamps(parts: &Parts<'_>, anchors: &TrustAnchors, opts: &VerifyOptions) -> Vec<Stamp> {
+    let imprint = sha256(parts.info.signature.as_bytes());
+    let tsa_anchors = opts.tsa_anchors.as_ref().unwrap_or(anchors);
+    let mut out = Vec::new();
+    for token in tokens_of(parts.info) {
+        let examined = match examine(&token, &imprint) {
+            Ok(e) => e,
+            Err(why) => {
+                let report = super::token::read(&token).ok().map(|info| TimestampReport {
+                    info,
+                    tsa_path: Vec::new(),
+                    tsa_validation_time: rfc3339(opts.at),
+                    valid: false,
+                });
+                out.push(Stamp {
+                    checks: vec![(Check::TIMESTAMP, Err(why))],
+                    report,
+                });
+                continue;
+            }
+        };
+        let mut checks = Vec::new();
+        let gen_time = examined.info.time;
+        let in_time = gen_time <= opts.at + SKEW;
+        checks.push((
+            Check::TIMESTAMP,
+            if in_time {
+                Ok(examined.detail.clone())
+            } else {
+                Err(format!(
+                    "genTime {} is after the validation time {}: the token claims a time \
+                     that has not come",
+                    examined.info.gen_time,
+                    rfc3339(opts.at)
+                ))
+            },
+        ));
+        let mut pool = examined.pool.clone();
+        pool.extend(opts.extra_certificates.iter().cloned());
+        let path_opts = ValidationOptions {
+            at: opts.at,
+            purpose: Purpose::TimeStamp,
+            crls: opts.crls.clone(),
+            require_crl: opts.require_crl,
+        };
+        let (tsa_path, tsa_ok) =
+            match pki::validate(&examined.tsa_cert, &pool, tsa_anchors, &path_opts) {
+                Ok(path) => {
+                    let result = match path.first_failure() {
+                        None => Ok(format!(
+                            "{} (trust anchor), valid at {} for time stamping",
+                            path.path.join(" <- "),
+                            rfc3339(opts.at)
+                        )),
+                        Some(c) => Err(format!(
+                            "the TSA's certificate {}: {} failed: {}",
+                            examined.info.tsa, c.name, c.detail
+                        )),
+                    };
+                    checks.push((Check::TIMESTAMP_AUTHORITY, result));
+                    (path.path, path.valid)
+                }
+                Err(e) => {
+                    checks.push((Check::TIMESTAMP_AUTHORITY, Err(e.to_string())));
+                    (Vec::new(), false)
+                }
+            };
+        out.push(Stamp {
+            checks,
+            report: Some(TimestampReport {
+                info: examined.info,
+                tsa_path,
+                tsa_validation_time: rfc3339(opts.at),
+                valid: in_time && tsa_ok,
+            }),
+        });
+    }
+    out
+}
+
+/// The signing-time check against `at`: the validation time, or the
+/// trusted genTime of a time-stamp token (`stamped`).
 fn signing_time(
     parts: &Parts<'_>,
     at: SystemTime,
+    stamped: bool,
 ) -> (Option<SystemTime>, std::result::Result<String, String>) {
     let value = match single(parts, rfc5911::ID_SIGNING_TIME) {
         Ok(Some(v)) => v,
@@ -345,23 +517,35 @@ fn signing_time(
     };
     let claimed = time.to_system_time();
     if claimed > at + SKEW {
-        let why = format!(
-            "{time} is after the validation time {}: the signature claims to be made later",
-            rfc3339(at)
-        );
+        let why = match stamped {
+            true => format!(
+                "{time} is after the time-stamp's genTime {}: the signature claims to be made \
+                 after it was time-stamped",
+                rfc3339(at)
+            ),
+            false => format!(
+                "{time} is after the validation time {}: the signature claims to be made later",
+                rfc3339(at)
+            ),
+        };
         return (Some(claimed), Err(why));
     }
-    (
-        Some(claimed),
-        Ok(format!(
-            "{time}, the signer's claim: reported, not used for validity (no trusted time)"
-        )),
-    )
+    let detail = match stamped {
+        true => format!(
+            "{time}, the signer's claim: not after the time-stamp's genTime {}; the genTime is \
+             the trusted time",
+            rfc3339(at)
+        ),
+        false => {
+            format!("{time}, the signer's claim: reported, not used for validity (no trusted time)")
+        }
+    };
+    (Some(claimed), Ok(detail))
 }
 
 /// The signing-certificate-v2 check: whether the signature is CAdES-BES,
 /// and the check's result (absence fails only when `required`).
-fn signing_certificate(
+pub(super) fn signing_certificate(
     parts: &Parts<'_>,
     required: bool,
 ) -> (bool, std::result::Result<String, String>) {

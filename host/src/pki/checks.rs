@@ -231,6 +231,9 @@ fn critical_extensions(path: &[Cert]) -> Result<String, String> {
 /// trust anchor's included (an EKU on a CA restricts what it may certify;
 /// OpenSSL checks the trust anchor's too, rustls-webpki does not).
 fn extended_key_usage(path: &[Cert], purpose: Purpose) -> Result<String, String> {
+    if let Some(target) = path.first() {
+        purpose.check_end_entity_eku(target)?;
+    }
     for cert in path {
         let ekus = cert
             .extended_key_usage()
@@ -243,6 +246,11 @@ fn extended_key_usage(path: &[Cert], purpose: Purpose) -> Result<String, String>
         Purpose::Any => "not checked for purpose any".into(),
         Purpose::Sign => "allows document signing wherever present".into(),
         Purpose::Auth => "allows authentication wherever present".into(),
+        Purpose::TimeStamp => {
+            "timeStamping alone and critical on the TSA's certificate; allows time stamping \
+             wherever present"
+                .into()
+        }
     })
 }
 

@@ -1,8 +1,10 @@
-//! What a certificate is checked for: document signing, authentication, or
-//! anything. The purpose decides the extended key usages allowed (on every
-//! certificate of the path: rustls-webpki checks those below the trust
-//! anchor, OpenSSL the trust anchor's too) and the key usage the end
-//! entity must have.
+//! What a certificate is checked for: document signing, authentication,
+//! time stamping, or anything. The purpose decides the extended key usages
+//! allowed (on every certificate of the path: rustls-webpki checks those
+//! below the trust anchor, OpenSSL the trust anchor's too) and the key
+//! usage the end entity must have. Time stamping also asks more of the end
+//! entity's extended key usage: present, critical, and id-kp-timeStamping
+//! alone (RFC 3161 §2.3, as OpenSSL's `timestampsign` purpose).
 
 use webpki::{ExtendedKeyUsageValidator, KeyPurposeId, KeyPurposeIdIter};
 
@@ -16,6 +18,8 @@ const DOCUMENT_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x24
 const CLIENT_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
 /// anyExtendedKeyUsage (2.5.29.37.0).
 const ANY_EXTENDED_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
+/// id-kp-timeStamping (1.3.6.1.5.5.7.3.8).
+const TIME_STAMPING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
 
 /// What the end-entity certificate is to be used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -28,6 +32,13 @@ pub enum Purpose {
     /// Authentication (PIN1): keyUsage digitalSignature; extendedKeyUsage,
     /// where present, clientAuth or anyExtendedKeyUsage.
     Auth,
+    /// A time-stamping authority's certificate (RFC 3161 §2.3): the end
+    /// entity's extendedKeyUsage present, critical and id-kp-timeStamping
+    /// alone; keyUsage, where present, digitalSignature and/or
+    /// nonRepudiation and nothing else; on the CAs above it, extendedKeyUsage
+    /// where present timeStamping or anyExtendedKeyUsage.
+    #[serde(rename = "timestamp")]
+    TimeStamp,
     /// No key usage or extended key usage requirement (like `openssl
     /// verify` without `-purpose`).
     Any,
@@ -39,6 +50,7 @@ impl Purpose {
         match self {
             Self::Sign => "sign",
             Self::Auth => "auth",
+            Self::TimeStamp => "timestamp",
             Self::Any => "any",
         }
     }
@@ -49,6 +61,7 @@ impl Purpose {
         match self {
             Self::Sign => &[EMAIL_PROTECTION, DOCUMENT_SIGNING, ANY_EXTENDED_KEY_USAGE],
             Self::Auth => &[CLIENT_AUTH, ANY_EXTENDED_KEY_USAGE],
+            Self::TimeStamp => &[TIME_STAMPING, ANY_EXTENDED_KEY_USAGE],
             Self::Any => &[],
         }
     }
@@ -57,6 +70,7 @@ impl Purpose {
         match self {
             Self::Sign => "emailProtection, documentSigning or anyExtendedKeyUsage",
             Self::Auth => "clientAuth or anyExtendedKeyUsage",
+            Self::TimeStamp => "timeStamping or anyExtendedKeyUsage",
             Self::Any => "anything",
         }
     }
@@ -84,6 +98,7 @@ impl Purpose {
         let ku = cert.key_usage()?;
         let (wanted, has) = match self {
             Self::Any => return Ok("not checked for purpose any".into()),
+            Self::TimeStamp => return time_stamping_key_usage(cert, ku.as_ref()),
             Self::Sign => ("nonRepudiation", ku.map(|k| k.non_repudiation())),
             Self::Auth => ("digitalSignature", ku.map(|k| k.digital_signature())),
         };
@@ -107,19 +122,93 @@ impl Purpose {
         }
     }
 
+    /// What the purpose asks of the end entity's extendedKeyUsage beyond
+    /// [`Purpose::check_eku`]: for time stamping, the extension present,
+    /// critical, and id-kp-timeStamping alone (RFC 3161 §2.3); nothing for
+    /// the other purposes. `Err` says why not.
+    pub fn check_end_entity_eku(self, cert: &Cert) -> Result<(), String> {
+        if self != Self::TimeStamp {
+            return Ok(());
+        }
+        let ekus = cert.extended_key_usage()?;
+        let critical = cert.extensions().iter().any(|(oid, critical, _)| {
+            *oid == der::oid::db::rfc5280::ID_CE_EXT_KEY_USAGE && *critical
+        });
+        match ekus {
+            None => Err(format!(
+                "{} has no extendedKeyUsage; a TSA certificate needs id-kp-timeStamping \
+                 (RFC 3161 §2.3)",
+                cert.subject()
+            )),
+            Some(list)
+                if list.len() != 1 || list.first().map(Vec::as_slice) != Some(TIME_STAMPING) =>
+            {
+                let found: Vec<String> = list.iter().map(|e| eku_name(e)).collect();
+                Err(format!(
+                    "{}: its extended key usage ({}) is not timeStamping alone, as a TSA \
+                     certificate's must be (RFC 3161 §2.3)",
+                    cert.subject(),
+                    found.join(", ")
+                ))
+            }
+            Some(_) if !critical => Err(format!(
+                "{}: its extendedKeyUsage timeStamping is not critical, as a TSA \
+                 certificate's must be (RFC 3161 §2.3)",
+                cert.subject()
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Self::Sign => "document signing",
             Self::Auth => "authentication",
+            Self::TimeStamp => "time stamping",
             Self::Any => "any use",
         }
     }
 }
 
+/// A TSA certificate's keyUsage: absent, or digitalSignature and/or
+/// nonRepudiation and nothing else (as OpenSSL's `timestampsign`).
+fn time_stamping_key_usage(
+    cert: &Cert,
+    ku: Option<&x509_cert::ext::pkix::KeyUsage>,
+) -> Result<String, String> {
+    let Some(ku) = ku else {
+        return Ok(format!(
+            "{} has no keyUsage (allowed for time stamping)",
+            cert.subject()
+        ));
+    };
+    let signs = ku.digital_signature() || ku.non_repudiation();
+    let other = ku.key_encipherment()
+        || ku.data_encipherment()
+        || ku.key_agreement()
+        || ku.key_cert_sign()
+        || ku.crl_sign()
+        || ku.encipher_only()
+        || ku.decipher_only();
+    if signs && !other {
+        Ok(format!(
+            "{} allows digitalSignature/nonRepudiation and nothing else",
+            cert.subject()
+        ))
+    } else {
+        Err(format!(
+            "{}: a TSA certificate's keyUsage must be digitalSignature and/or \
+             nonRepudiation and nothing else",
+            cert.subject()
+        ))
+    }
+}
+
 /// A readable name of an extended key usage.
 fn eku_name(contents: &[u8]) -> String {
-    const NAMES: [(&[u8], &str); 5] = [
+    const NAMES: [(&[u8], &str); 6] = [
         (EMAIL_PROTECTION, "emailProtection"),
+        (TIME_STAMPING, "timeStamping"),
         (DOCUMENT_SIGNING, "documentSigning"),
         (CLIENT_AUTH, "clientAuth"),
         (ANY_EXTENDED_KEY_USAGE, "anyExtendedKeyUsage"),
@@ -196,6 +285,11 @@ mod tests {
             (Purpose::Auth, Some(v(&[CLIENT_AUTH, &server])), true),
             (Purpose::Auth, Some(v(&[EMAIL_PROTECTION])), false),
             (Purpose::Any, Some(v(&[&server])), true),
+            (Purpose::TimeStamp, None, true),
+            (Purpose::TimeStamp, Some(v(&[TIME_STAMPING])), true),
+            (Purpose::TimeStamp, Some(v(&[ANY_EXTENDED_KEY_USAGE])), true),
+            (Purpose::TimeStamp, Some(v(&[EMAIL_PROTECTION])), false),
+            (Purpose::Sign, Some(v(&[TIME_STAMPING])), false),
         ] {
             let got = purpose.check_eku(ekus.as_deref());
             assert_eq!(got.is_ok(), ok, "{purpose:?} {ekus:?}: {got:?}");

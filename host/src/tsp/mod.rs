@@ -11,13 +11,16 @@
 //! request asks for it. A request this TSA cannot serve gets a rejection
 //! (status 2) with the RFC's failure bit and a reason, never a token.
 
+pub mod client;
 pub mod serve;
 pub mod types;
+
+pub use client::TsaClient;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use der::asn1::{Any, BitString, GeneralizedTime, Int, Utf8StringRef};
+use der::asn1::{Any, BitString, Int, Utf8StringRef};
 use der::pem::LineEnding;
 use der::{Decode, Encode};
 use p256::ecdsa::SigningKey;
@@ -192,7 +195,7 @@ impl Tsa {
             );
         }
         let serial = self.next_serial()?;
-        let gen_time = GeneralizedTime::from_system_time(now)
+        let gen_time = types::GenTime::from_system_time(now)
             .map_err(|e| Error::Usage(format!("the time is out of range: {e}")))?;
         let tst = TstInfo {
             version: 1,
@@ -207,6 +210,8 @@ impl Tsa {
             }),
             ordering: false,
             nonce: req.nonce.clone(),
+            tsa: None,
+            extensions: None,
         };
         let tst_der = tst.to_der().map_err(asn1("TSTInfo"))?;
         let token = crate::cms::sign_tst_info(&tst_der, &self.cert_der, &self.key, req.cert_req)?;
@@ -230,7 +235,7 @@ impl Tsa {
 
 /// The content octets of a DER INTEGER for `n` (no leading zero byte but
 /// the one a high bit needs).
-fn minimal_integer(n: u64) -> Vec<u8> {
+pub(crate) fn minimal_integer(n: u64) -> Vec<u8> {
     let bytes = n.to_be_bytes();
     let first = bytes
         .iter()

@@ -18,11 +18,83 @@
 //! ```
 //!
 //! Policies are kept as raw DER (`Any`): our policy arcs are UUID OIDs,
-//! larger than `const-oid` holds.
+//! larger than `const-oid` holds. genTime is a [`GenTime`]: RFC 3161
+//! allows fractions of a second, which `der`'s `GeneralizedTime` refuses.
+
+use std::time::{Duration, SystemTime};
 
 use der::asn1::{Any, BitString, GeneralizedTime, Int, OctetString, Utf8StringRef};
 use der::{DecodeValue, EncodeValue, FixedTag, Header, Length, Reader, Sequence, Tag, Writer};
+use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::spki::AlgorithmIdentifierOwned;
+
+/// A TSTInfo's genTime (RFC 3161 §2.4.2): a DER `GeneralizedTime`
+/// `YYYYMMDDhhmmss[.s...]Z`, fractions of a second allowed (read, kept to
+/// the nanosecond); written to the second, without a fraction.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct GenTime(SystemTime);
+
+impl GenTime {
+    /// The time, truncated to the second when it is encoded.
+    pub fn from_system_time(time: SystemTime) -> der::Result<Self> {
+        GeneralizedTime::from_system_time(time)?;
+        Ok(Self(time))
+    }
+
+    /// The time, with the fraction of a second the token carries.
+    pub fn to_system_time(self) -> SystemTime {
+        self.0
+    }
+}
+
+impl FixedTag for GenTime {
+    const TAG: Tag = Tag::GeneralizedTime;
+}
+
+impl<'a> DecodeValue<'a> for GenTime {
+    type Error = der::Error;
+
+    fn decode_value<R: Reader<'a>>(reader: &mut R, header: Header) -> der::Result<Self> {
+        let bytes = reader.read_vec(header.length())?;
+        let bad = || der::Error::from(der::ErrorKind::DateTime);
+        let (whole, rest) = (
+            bytes.get(..14).ok_or_else(bad)?,
+            bytes.get(14..).ok_or_else(bad)?,
+        );
+        let fraction = match rest {
+            [b'Z'] => &[][..],
+            // DER has no trailing zeros; they are taken all the same (the
+            // token's signature covers the bytes as they are).
+            [b'.', digits @ .., b'Z']
+                if !digits.is_empty()
+                    && digits.len() <= 9
+                    && digits.iter().all(u8::is_ascii_digit) =>
+            {
+                digits
+            }
+            _ => return Err(bad()),
+        };
+        let mut plain = vec![0x18, 15];
+        plain.extend_from_slice(whole);
+        plain.push(b'Z');
+        let seconds = <GeneralizedTime as der::Decode>::from_der(&plain)?.to_system_time();
+        let mut nanos = 0u32;
+        for (i, d) in fraction.iter().enumerate() {
+            nanos += u32::from(d - b'0') * 10u32.pow(8 - i as u32);
+        }
+        Ok(Self(seconds + Duration::from_nanos(u64::from(nanos))))
+    }
+}
+
+impl EncodeValue for GenTime {
+    fn value_len(&self) -> der::Result<Length> {
+        GeneralizedTime::from_system_time(self.0)?.value_len()
+    }
+
+    fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
+        GeneralizedTime::from_system_time(self.0)?.encode_value(writer)
+    }
+}
 
 /// An OBJECT IDENTIFIER kept as its content octets: any arc size (our
 /// policies are UUID OIDs), and, unlike `Any`, only ever this tag, so an
@@ -116,7 +188,7 @@ pub struct TstInfo {
     /// Unique for every token of the TSA.
     pub serial_number: Int,
     /// When.
-    pub gen_time: GeneralizedTime,
+    pub gen_time: GenTime,
     /// How precisely.
     #[asn1(optional = "true")]
     pub accuracy: Option<Accuracy>,
@@ -126,6 +198,13 @@ pub struct TstInfo {
     /// The request's nonce.
     #[asn1(optional = "true")]
     pub nonce: Option<Int>,
+    /// The TSA's name (a hint; the certificate that signs the token is
+    /// what is checked).
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    pub tsa: Option<GeneralName>,
+    /// Extensions (none are interpreted).
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    pub extensions: Option<Vec<x509_cert::ext::Extension>>,
 }
 
 /// `PKIStatusInfo`.
@@ -149,4 +228,46 @@ pub struct TimeStampResp<'a> {
     /// The token (a CMS `ContentInfo`), when granted.
     #[asn1(optional = "true")]
     pub time_stamp_token: Option<Any>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use der::{Decode, Encode};
+    use std::time::UNIX_EPOCH;
+
+    fn gen_time(text: &str) -> der::Result<GenTime> {
+        let mut der = vec![0x18, u8::try_from(text.len()).unwrap_or(0)];
+        der.extend_from_slice(text.as_bytes());
+        GenTime::from_der(&der)
+    }
+
+    #[test]
+    fn gen_time_takes_fractions_of_a_second() {
+        let whole = gen_time("20261207192756Z").unwrap_or_else(|e| unreachable!("{e}"));
+        let since = |t: GenTime| {
+            t.to_system_time()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+        };
+        assert_eq!(since(whole).as_secs(), 1_796_671_676);
+        let milli = gen_time("20261207192756.345Z").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(since(milli), since(whole) + Duration::from_millis(345));
+        let nano = gen_time("20261207192756.000000001Z").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(since(nano), since(whole) + Duration::from_nanos(1));
+        for bad in [
+            "20261207192756",
+            "20261207192756.Z",
+            "20261207192756.1234567891Z",
+            "20261207192756,5Z",
+            "2026120719275Z",
+            "20261307192756Z",
+            "20261207192756+0100",
+        ] {
+            assert!(gen_time(bad).is_err(), "{bad}");
+        }
+        // Written to the second.
+        let der = milli.to_der().unwrap_or_default();
+        assert_eq!(&der[2..], b"20261207192756Z");
+    }
 }

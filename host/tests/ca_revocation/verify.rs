@@ -48,7 +48,9 @@ fn asan_and_openssl_agree_on_the_dev_ca_crl() {
     let opts = SignOptions {
         chain: vec![],
         signing_time: now,
+        signing_time_attribute: true,
         attached: None,
+        timestamp: None,
     };
     let p7s = lab.path("doc.txt.p7s");
     std::fs::write(&p7s, sign_detached(&digest, &der, &mut key, &opts).unwrap()).unwrap();

@@ -70,7 +70,9 @@ pub fn opts(signing_time: SystemTime) -> SignOptions {
     SignOptions {
         chain: Vec::new(),
         signing_time,
+        signing_time_attribute: true,
         attached: None,
+        timestamp: None,
     }
 }
 

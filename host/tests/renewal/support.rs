@@ -217,7 +217,9 @@ pub fn crafted(
     let opts = SignOptions {
         chain: vec![],
         signing_time: to_system_time(signed_at),
+        signing_time_attribute: true,
         attached: Some(bytes),
+        timestamp: None,
     };
     let signed = sign_detached(&digest, &cert, &mut key, &opts).unwrap();
     let path = card.file(&format!(

@@ -24,7 +24,9 @@ fn sign(leaf: &Issued, chain: Vec<Vec<u8>>, signing_time: SystemTime) -> Vec<u8>
     let opts = SignOptions {
         chain,
         signing_time,
+        signing_time_attribute: true,
         attached: None,
+        timestamp: None,
     };
     sign_detached(&digest(), &leaf.der, &mut key, &opts).unwrap()
 }
