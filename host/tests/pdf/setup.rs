@@ -22,14 +22,31 @@ pub fn text(out: &Output) -> String {
 impl Setup {
     /// `asan ca init ca` and `asan provision --virtual card.img` with it.
     pub fn new() -> Self {
+        Self::made(None)
+    }
+
+    /// The same, with the CA and the card made at `faketime AT`.
+    pub fn made(at: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let s = Self {
             dir,
             pin2: String::new(),
         };
-        let out = s.bare(&["ca", "init", "ca"]);
+        let run = |args: &[&str]| match at {
+            None => s.bare(args),
+            Some(at) => Command::new("faketime")
+                .arg(at)
+                .arg(env!("CARGO_BIN_EXE_asan"))
+                .args(args)
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+                .current_dir(s.dir.path())
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        };
+        let out = run(&["ca", "init", "ca"]);
         assert!(out.status.success(), "{}", text(&out));
-        let out = s.bare(&[
+        let out = run(&[
             "provision",
             "--virtual",
             "card.img",

@@ -59,6 +59,37 @@ fn a_ghostscript_pdf_signed_invisibly_is_valid_for_pdfsig_pyhanko_qpdf_and_us() 
     assert_eq!(ours["reason"], "Razıyam");
     assert_eq!(ours["location"], "Bakı");
     assert_eq!(ours["cms"]["cades_bes"], true);
+
+    // OpenSSL agrees on the CMS part: the hole taken out, the rest as content.
+    let range: Vec<usize> = json["byte_range"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap() as usize)
+        .collect();
+    let (hole, rest) = (&bytes[range[1] + 1..range[2] - 1], &bytes[range[2]..]);
+    let der = hex::decode(hole).unwrap();
+    let len = 4 + usize::from(u16::from_be_bytes([der[2], der[3]]));
+    assert_eq!(der[..2], [0x30, 0x82], "a long-form DER SEQUENCE");
+    std::fs::write(s.path("sig.der"), &der[..len]).unwrap();
+    std::fs::write(s.path("covered.bin"), [&bytes[..range[1]], rest].concat()).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "cms", "-verify", "-binary", "-inform", "DER", "-in", "sig.der",
+        ])
+        .args([
+            "-content",
+            "covered.bin",
+            "-CAfile",
+            "ca/root.pem",
+            "-purpose",
+            "any",
+        ])
+        .args(["-out", "/dev/null"])
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl cms -verify: {}", text(&out));
 }
 
 #[test]
@@ -221,4 +252,39 @@ fn inputs_we_cannot_sign_are_refused_with_their_cause_and_cost_no_try() {
     let out = s.asan_pin2("99999", &["sign", "--pades", doc.to_str().unwrap()]);
     assert!(text(&out).contains("wrong PIN2"), "{}", text(&out));
     assert!(!target.exists());
+}
+
+#[test]
+fn a_b_t_signature_outlives_its_certificate_and_a_b_b_one_does_not() {
+    // The CA and the card 1094 days ago: the signing certificate (1095
+    // days) expires tomorrow. The TSA is made now.
+    let s = Setup::made(Some("1094 days ago"));
+    let tsa = OurTsa::start(&s);
+    let doc = tools::ghostscript_pdf(s.dir.path(), 1);
+    s.sign(&doc, &["--tsa", &tsa.url, "-o", "bt.pdf"]);
+    s.sign(&doc, &["-o", "bb.pdf"]);
+    let later = asan_host::pki::rfc3339(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3 * 86_400),
+    );
+    let args = ["--ca", "ca/root.pem", "--at", later.as_str()];
+    // Today both are valid.
+    for f in ["bt.pdf", "bb.pdf"] {
+        let (code, _, out) = s.verify(&s.path(f), &args[..2]);
+        assert_eq!(code, 0, "{f}: {out}");
+    }
+    // In three days only the time-stamped one.
+    let (code, v, out) = s.verify(&s.path("bt.pdf"), &args);
+    assert_eq!(code, 0, "{out}");
+    let cms = &v["signatures"][0]["cms"];
+    assert_eq!(cms["validation_time"], cms["timestamp"]["gen_time"], "{v}");
+    let (code, v, out) = s.verify(&s.path("bb.pdf"), &args);
+    assert_eq!(code, 1, "{out}");
+    let failed: Vec<&str> = v["signatures"][0]["cms"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["validity", "rustls-webpki"], "{v}");
 }
