@@ -461,7 +461,9 @@ fn changes_through_indirect_form_objects_are_told_apart_too() {
     assert_eq!(changes[0].kind, "signature", "{changes:?}");
     assert_eq!(changes[0].revision, 2);
     // The signature's widget is 15 (size 14: signature 14, widget 15).
-    let cases: Vec<(Vec<(u32, &str)>, &str, &str)> = vec![
+    // Objects written again, the kind found, words of its detail.
+    type Case<'a> = (Vec<(u32, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             vec![(
                 11,
