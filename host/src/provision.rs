@@ -305,7 +305,7 @@ pub fn personalise<T: Transport>(
     let subject = p.subject.resolve(&info.serial)?;
     let name_of =
         |k: &KeyRef| -> Result<(KeyRef, Name)> { Ok((*k, subject_name(k.profile, &subject)?)) };
-    let (pins, to_certify): (CardPins, Vec<KeyRef>) = match info.life_cycle {
+    let (pins, to_certify, service): (CardPins, Vec<KeyRef>, ServiceType) = match info.life_cycle {
         "terminated" => {
             report.result = "skipped";
             report.error = Some("the card is terminated".into());
@@ -335,7 +335,7 @@ pub fn personalise<T: Transport>(
                 }
             };
             report.result = "resumed";
-            (pins, missing)
+            (pins, missing, service)
         }
         _ => {
             let keys = keys_for(p.service);
@@ -384,7 +384,7 @@ pub fn personalise<T: Transport>(
                 Ok(generated)
             })?;
             remember_public_keys(card, generated);
-            (pins, keys)
+            (pins, keys, p.service)
         }
     };
     card.select()?;
@@ -393,7 +393,7 @@ pub fn personalise<T: Transport>(
         keys: &p.keys,
         level: p.level,
     };
-    certify(
+    let issued = certify(
         card,
         &named,
         &pins,
@@ -403,7 +403,29 @@ pub fn personalise<T: Transport>(
         &info.serial,
         &mut report,
     )?;
+    let voen = (service != ServiceType::Citizen)
+        .then_some(subject.voen.as_deref())
+        .flatten();
+    record_activation(&p.issuer, &info.serial, service, voen, &issued, p.now)?;
     Ok(report)
+}
+
+/// Records the certificates a development CA issued to the card in the
+/// CA's register of activated cards (the User ID is issued at the first
+/// activation and kept).
+fn record_activation(
+    issuer: &Issuer<'_>,
+    serial: &str,
+    service: ServiceType,
+    voen: Option<&str>,
+    issued: &[(KeyRef, Vec<u8>)],
+    now: std::time::SystemTime,
+) -> Result<()> {
+    if let (Issuer::Ca(ca), false) = (issuer, issued.is_empty()) {
+        let at = crate::renewal::from_system_time(now);
+        ca.record_activation(serial, service, voen, issued, at)?;
+    }
+    Ok(())
 }
 
 /// GENERATE KEY PAIR for each of `keys`, with the public keys it answers.
@@ -428,7 +450,8 @@ struct Channel<'a> {
 }
 
 /// One request per key, signed on the card; certificates issued and written
-/// (or the requests saved for the certification centre).
+/// (or the requests saved for the certification centre). Returns the
+/// certificates issued.
 #[allow(clippy::too_many_arguments)]
 fn certify<T: Transport>(
     card: &mut AsanCard<T>,
@@ -439,7 +462,7 @@ fn certify<T: Transport>(
     now: std::time::SystemTime,
     serial: &str,
     report: &mut CardReport,
-) -> Result<()> {
+) -> Result<Vec<(KeyRef, Vec<u8>)>> {
     let extended = card.transport().extended_length();
     // All requests are signed first, then one SELECT clears the PIN
     // verifications (whatever the outcome).
@@ -506,7 +529,7 @@ fn certify<T: Transport>(
         })?;
         card.select()?;
     }
-    Ok(())
+    Ok(issued)
 }
 
 /// Runs [`personalise`] and turns an error into a `failed` report.

@@ -1,6 +1,8 @@
 //! `asan ca init DIR [--crl-url URL]`, `asan ca issue DIR CSR --profile …
 //! --usage …`, `asan ca revoke DIR CERT [--reason R]` and `asan ca crl DIR
-//! [-o FILE] [--days N]`.
+//! [-o FILE] [--days N]`; the renewal commands (`ca review`, `ca
+//! applications`, `ca org`, `ca notice`, `ca prolong`) are in
+//! [`super::renewal`].
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -68,6 +70,10 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 pub fn run(cli: &Cli, cmd: &CaCommand, io: &mut Io<'_>) -> Result<()> {
     match cmd {
         CaCommand::Review(args) => super::renewal::review(cli, args, io),
+        CaCommand::Applications(args) => super::renewal::applications(cli, args, io),
+        CaCommand::Org(cmd) => super::renewal::org(cli, cmd, io),
+        CaCommand::Notice(args) => super::renewal::notice(cli, args, io),
+        CaCommand::Prolong(args) => super::renewal::prolong(cli, args, io),
         CaCommand::Init { dir, crl_url } => init(cli, dir, crl_url.as_deref(), io),
         CaCommand::Issue {
             dir,

@@ -194,8 +194,20 @@ pub enum CaCommand {
         days: u32,
     },
     /// The certification centre's review of a renewal application: the
-    /// signature, the signer and the procedure's rules; the decision.
+    /// signature, the facts (signer certificate, card, User ID, VÖEN,
+    /// head), the head's decision, the procedure's rules; the decision,
+    /// recorded in the journal.
     Review(renewal::ReviewArgs),
+    /// The renewal applications the centre has reviewed (its journal).
+    Applications(renewal::ApplicationsArgs),
+    /// The register of organisations and their heads.
+    #[command(subcommand)]
+    Org(renewal::OrgCommand),
+    /// A card's activation notice (User ID, service, certificates), again.
+    Notice(renewal::NoticeArgs),
+    /// Record that the mobile operator prolonged a card's service for 3
+    /// years (ferdi, biznes or dovlet).
+    Prolong(renewal::ProlongArgs),
 }
 
 /// `asan service …`

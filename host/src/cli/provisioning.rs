@@ -75,6 +75,10 @@ pub struct ProvisionArgs {
     /// Also write the JSON report of a batch to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// With --ca: write the card's activation notice (JSON: user_id, the
+    /// card serial, the certificates) to FILE, mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub notice: Option<PathBuf>,
     /// Subscriber's name (certificate CN); default: a test name from the card serial.
     #[arg(long)]
     pub name: Option<String>,
@@ -167,6 +171,11 @@ pub fn provision(cli: &Cli, args: &ProvisionArgs, io: &mut Io<'_>) -> Result<()>
             "--all-readers personalises the card in every reader; it does not go with --virtual or --reader".into(),
         ));
     }
+    if args.notice.is_some() && (args.ca.is_none() || args.all_readers) {
+        return Err(Error::Usage(
+            "--notice FILE writes the activation notice of one card from the development CA: it needs --ca DIR and does not go with --all-readers".into(),
+        ));
+    }
     let (keys, level) = args.operator.resolve(io.err)?;
     let pins = pins_from_env(io)?;
     if pins.is_none() && args.mailer.is_none() {
@@ -190,7 +199,31 @@ pub fn provision(cli: &Cli, args: &ProvisionArgs, io: &mut Io<'_>) -> Result<()>
     }
     let mut card = transport::open(cli)?;
     let report = provision::personalise(&mut card, &plan)?;
-    print_report(cli, io, &report)
+    if let (Some(file), Some(dir), Some(serial)) = (&args.notice, &args.ca, &report.serial) {
+        write_notice(file, dir, serial)?;
+    }
+    print_report(cli, io, &report)?;
+    if let (Some(file), false) = (&args.notice, cli.json) {
+        say(
+            io.out,
+            &format!("  activation notice (User ID): {}", file.display()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes the activation notice of card `serial` from the CA in `dir` to
+/// `file` (atomically, mode 0600: it holds the User ID).
+fn write_notice(file: &Path, dir: &Path, serial: &str) -> Result<()> {
+    let record = crate::x509::card_record(dir, serial)?.ok_or_else(|| {
+        Error::Refused(format!(
+            "card {serial} has no activation record in {}: its certificates were not issued by this CA",
+            dir.display()
+        ))
+    })?;
+    let mut json = serde_json::to_vec_pretty(&record.notice()).unwrap_or_default();
+    json.push(b'\n');
+    crate::files::write_private(file, &json)
 }
 
 fn batch(

@@ -177,6 +177,36 @@ pub fn cms_der(bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(der)
 }
 
+/// The content embedded in a CMS `SignedData` (DER or PEM), read without
+/// verifying anything: for showing a document to a person before they
+/// decide about it. Never trust it; [`verify_with`] and
+/// [`Verification::content`] are what vouch for content.
+pub fn unverified_content(signed: &[u8]) -> Result<Vec<u8>> {
+    use ::cms::content_info::ContentInfo;
+    use ::cms::signed_data::SignedData;
+    use der::{Decode, Tagged};
+    let der = cms_der(signed)?;
+    let not_cms = |e: der::Error| Error::Verification(format!("not a CMS signature: {e}"));
+    let content_info = ContentInfo::from_der(&der).map_err(not_cms)?;
+    if content_info.content_type != der::oid::db::rfc5911::ID_SIGNED_DATA {
+        return Err(Error::Verification(format!(
+            "not a CMS SignedData (content type {})",
+            content_info.content_type
+        )));
+    }
+    let signed_data: SignedData = content_info.content.decode_as().map_err(not_cms)?;
+    match signed_data.encap_content_info.econtent {
+        Some(c) if c.tag() == der::Tag::OctetString => Ok(c.value().to_vec()),
+        Some(c) => Err(Error::Verification(format!(
+            "embedded content of type {}",
+            c.tag()
+        ))),
+        None => Err(Error::Verification(
+            "the signature has no embedded content".into(),
+        )),
+    }
+}
+
 /// The SHA-256 of `bytes`.
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()

@@ -6,8 +6,8 @@ use asan_applet::{CertificateProfile, KeyRef, KeyUsage};
 use x509_cert::name::Name;
 
 use super::{
-    CardPins, CardReport, Channel, Issuer, certify, generate_keys, profiles, remember_public_keys,
-    service_of,
+    CardPins, CardReport, Channel, Issuer, certify, generate_keys, profiles, record_activation,
+    remember_public_keys, service_of,
 };
 use crate::card::AsanCard;
 use crate::cert;
@@ -85,7 +85,7 @@ pub fn renew<T: Transport>(
         certificates: Vec::new(),
     };
     let named: Vec<(KeyRef, Name)> = pair.iter().map(|k| (*k, subject.clone())).collect();
-    certify(
+    let issued = certify(
         card,
         &named,
         pins,
@@ -95,5 +95,6 @@ pub fn renew<T: Transport>(
         &info.serial,
         &mut report,
     )?;
+    record_activation(issuer, &info.serial, service, None, &issued, now)?;
     Ok(report)
 }

@@ -1,7 +1,8 @@
-//! The application body: the JSON document `asan renew request` signs
-//! (CMS, attached) and `asan ca review` reads. Documented in
-//! `docs/renewal.md`.
+//! The application: the part of the renewal package (see
+//! [`super::package`]) the subscriber fills in, and what it is made of.
+//! Documented in `docs/renewal.md`.
 
+use asan_applet::CertificateProfile;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -9,8 +10,10 @@ use super::profiles::{ProfileSet, profile_from_name, service_from_name};
 use super::rules::{Refusal, Rule};
 use crate::x509::ORGANIZATION_IDENTIFIER;
 
-/// The version of the body format.
-pub const BODY_VERSION: u32 = 1;
+/// Longest free-text field of an application, in characters.
+pub const MAX_TEXT: usize = 200;
+/// Most signing permissions an application lists.
+pub const MAX_PERMISSIONS: usize = 20;
 
 /// Where notices go: one of an e-mail address or a mobile number
 /// (procedure 3.1 step 6). JSON: `{"email": "…"}` or `{"phone": "…"}`.
@@ -103,60 +106,138 @@ pub fn voen_in_certificate(cert: &x509_cert::Certificate) -> Option<String> {
         .map(|v| v.strip_prefix("VOEN-").unwrap_or(v).to_owned())
 }
 
-/// The application: what the subscriber signs.
+/// Whether the Asan İmza number is the subscriber's own or the
+/// organisation's (procedure 3.1 step 5 note: a corporate number needs the
+/// VÖEN). JSON: `"personal"` or `"corporate"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NumberKind {
+    /// The subscriber's own number.
+    #[default]
+    Personal,
+    /// A number of the organisation.
+    Corporate,
+}
+
+/// Checks a free-text field: not empty after trimming, at most
+/// [`MAX_TEXT`] characters, no control characters.
+pub fn check_text(rule: Rule, what: &str, value: &str) -> Result<(), Refusal> {
+    let refuse = |why: &str| Err(Refusal::new(rule, format!("the {what} {why}")));
+    if value.trim().is_empty() {
+        return refuse("is empty");
+    }
+    if value.chars().count() > MAX_TEXT {
+        return refuse(&format!("is longer than {MAX_TEXT} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return refuse("contains control characters");
+    }
+    Ok(())
+}
+
+/// The Business or Governmental data of an application (procedure 3.2.1
+/// step 6): the organisation's name, the applicant's position and unit,
+/// the text on the seal, and what the applicant may sign.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationData {
+    /// The legal (or natural) person's name.
+    pub name: String,
+    /// The applicant's position.
+    pub position: String,
+    /// The structural unit, if any.
+    pub unit: Option<String>,
+    /// The text on the organisation's seal, if it has one.
+    pub seal_text: Option<String>,
+    /// What the applicant may sign with the enhanced signature (at least
+    /// one entry).
+    pub signing_permissions: Vec<String>,
+}
+
+impl OrganisationData {
+    /// Checks every field's form.
+    pub fn check(&self) -> Result<(), Refusal> {
+        let rule = Rule::OrganisationData;
+        check_text(rule, "organisation's name", &self.name)?;
+        check_text(rule, "position", &self.position)?;
+        if let Some(unit) = &self.unit {
+            check_text(rule, "unit", unit)?;
+        }
+        if let Some(seal) = &self.seal_text {
+            check_text(rule, "seal text", seal)?;
+        }
+        if self.signing_permissions.is_empty() {
+            return Err(Refusal::new(
+                rule,
+                "name at least one signing permission of the applicant",
+            ));
+        }
+        if self.signing_permissions.len() > MAX_PERMISSIONS {
+            return Err(Refusal::new(
+                rule,
+                format!("at most {MAX_PERMISSIONS} signing permissions"),
+            ));
+        }
+        for p in &self.signing_permissions {
+            check_text(rule, "signing permission", p)?;
+        }
+        Ok(())
+    }
+}
+
+/// The person a power of attorney is given to (procedure 3.2.2 step 6):
+/// the applicant, as their certificate names them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attorney {
+    /// The name (the certificate's CN).
+    pub name: String,
+    /// The personal identification FIN (the certificate's serialNumber).
+    pub id: String,
+}
+
+/// The application: what the subscriber fills in and signs, with the
+/// contract, in a renewal package.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationBody {
-    /// [`BODY_VERSION`].
-    pub version: u32,
     /// The card's serial number, hex.
     pub serial: String,
+    /// The User ID of the card's activation notice (6 digits).
+    pub user_id: String,
     /// The card's service type now: `citizen`, `business` or `government`.
     pub service: String,
     /// The profiles wanted after renewal, Citizen first.
     pub requested_profiles: Vec<String>,
+    /// The profile of the certificate that signs the package.
+    pub signer_profile: String,
     /// Every certificate on the card.
     pub current_certificates: Vec<CurrentCertificate>,
     /// Where notices go.
     pub contact: Contact,
-    /// The organisation's tax id (Business and Governmental), or `null`.
+    /// Whether the Asan İmza number is personal or corporate.
+    pub number: NumberKind,
+    /// The organisation's tax id (Business, Governmental, a corporate
+    /// number), or `null`.
     pub voen: Option<String>,
-    /// Whether the applicant is the head of the organisation (`false`: a
-    /// Business or Governmental application needs a power of attorney).
+    /// The Business or Governmental data, or `null`.
+    pub organisation: Option<OrganisationData>,
+    /// Whether the applicant says they head the organisation; the centre
+    /// checks it against its register.
     pub head_of_organisation: bool,
+    /// For someone who is not the head: the person the power of attorney
+    /// is for (the applicant); `null` otherwise.
+    pub power_of_attorney: Option<Attorney>,
     /// When the application was made, RFC 3339.
     pub created: String,
 }
 
 impl ApplicationBody {
-    /// The exact bytes that are signed: pretty JSON and a newline.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes
-    }
-
-    /// Parses the bytes of a body (version 1, no unknown fields).
-    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let body: Self = serde_json::from_slice(bytes)
-            .map_err(|e| format!("the application body is not a version 1 body: {e}"))?;
-        if body.version != BODY_VERSION {
-            return Err(format!(
-                "the application body has version {}, this tool reads version {BODY_VERSION}",
-                body.version
-            ));
-        }
-        Ok(body)
-    }
-
     /// The requested profiles as a set; an unknown name is refused.
     pub fn requested(&self) -> Result<ProfileSet, Refusal> {
         let mut set = ProfileSet::default();
         for name in &self.requested_profiles {
-            let p = profile_from_name(name).ok_or_else(|| {
-                Refusal::new(Rule::ServiceProfiles, format!("unknown profile '{name}'"))
-            })?;
-            set.insert(p);
+            set.insert(named_profile(name)?);
         }
         Ok(set)
     }
@@ -165,15 +246,14 @@ impl ApplicationBody {
     pub fn current(&self) -> Result<ProfileSet, Refusal> {
         let mut set = ProfileSet::default();
         for c in &self.current_certificates {
-            let p = profile_from_name(&c.profile).ok_or_else(|| {
-                Refusal::new(
-                    Rule::ServiceProfiles,
-                    format!("unknown profile '{}'", c.profile),
-                )
-            })?;
-            set.insert(p);
+            set.insert(named_profile(&c.profile)?);
         }
         Ok(set)
+    }
+
+    /// The profile the body says signs it; an unknown name is refused.
+    pub fn signer(&self) -> Result<CertificateProfile, Refusal> {
+        named_profile(&self.signer_profile)
     }
 
     /// The service type; an unknown name is refused.
@@ -185,4 +265,25 @@ impl ApplicationBody {
             )
         })
     }
+}
+
+/// A profile by its JSON name; an unknown name is refused.
+fn named_profile(name: &str) -> Result<CertificateProfile, Refusal> {
+    profile_from_name(name)
+        .ok_or_else(|| Refusal::new(Rule::ServiceProfiles, format!("unknown profile '{name}'")))
+}
+
+/// The profile that signs an application for `requested` from a card
+/// holding certificates of `current`: the organisation's certificate when
+/// a Business or Governmental certificate is renewed (the applicant acts
+/// for the organisation, 3.2.1 step 9, 3.2.2 steps 8 and 11), otherwise
+/// the Citizen certificate.
+pub fn signing_profile(requested: ProfileSet, current: ProfileSet) -> CertificateProfile {
+    [
+        CertificateProfile::Business,
+        CertificateProfile::Governmental,
+    ]
+    .into_iter()
+    .find(|p| requested.contains(*p) && current.contains(*p))
+    .unwrap_or(CertificateProfile::Citizen)
 }

@@ -253,3 +253,23 @@ pub fn check_move(
         dropped: current.minus(requested),
     })
 }
+
+/// The SMS text that prolongs a service type (FAQ): `ferdi`, `biznes`,
+/// `dovlet`.
+pub const fn sms_keyword(service: ServiceType) -> &'static str {
+    match service {
+        ServiceType::Citizen => "ferdi",
+        ServiceType::Business => "biznes",
+        ServiceType::Governmental => "dovlet",
+    }
+}
+
+/// The service type of an SMS text (`ferdi`, `biznes`, `dovlet`).
+pub fn service_from_sms(keyword: &str) -> Option<ServiceType> {
+    match keyword {
+        "ferdi" => Some(ServiceType::Citizen),
+        "biznes" => Some(ServiceType::Business),
+        "dovlet" => Some(ServiceType::Governmental),
+        _ => None,
+    }
+}

@@ -5,14 +5,16 @@ use std::fmt;
 
 use asan_applet::ServiceType;
 
-use super::body::Contact;
+use super::body::{Contact, NumberKind, OrganisationData};
 use super::profiles::ProfileSet;
 use super::rules::{Refusal, Rule};
 use super::window::Validity;
 
-/// The head has this long after submission to approve a power of attorney.
+/// The head has this many calendar days (Baku time) after the day the
+/// application was sent to approve the power of attorney.
 pub const POWER_OF_ATTORNEY_DAYS: i64 = 30;
-/// The subscriber has this long after the service lapses to prolong it.
+/// The subscriber has this many calendar days (Baku time) after the day
+/// the service lapses to prolong it.
 pub const PROLONGATION_DAYS: i64 = 30;
 
 /// What the subscriber asks for, and the facts the rules need.
@@ -35,15 +37,23 @@ pub struct Request {
     pub voen: Option<String>,
     /// Whether the applicant heads the organisation.
     pub head_of_organisation: bool,
+    /// The User ID of the card's activation notice (6 digits).
+    pub user_id: Option<String>,
+    /// Whether the Asan İmza number is personal or corporate.
+    pub number: NumberKind,
+    /// The Business or Governmental data of the application.
+    pub organisation: Option<OrganisationData>,
 }
 
 /// Where an application is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum State {
-    /// Signed and sent; the certification centre has not received it yet.
+    /// Signed and sent to the certification centre (directly, or after the
+    /// head's approval); the centre has not received it yet.
     Submitted,
-    /// Waiting for the head of the organisation to approve the power of
-    /// attorney (30 days).
+    /// In the cabinet of the head of the organisation, waiting for the
+    /// approval of the power of attorney (30 days); it reaches the centre
+    /// only once approved.
     AwaitingPowerOfAttorney,
     /// The service has lapsed; waiting for the subscriber to prolong it at
     /// the mobile operator (30 days).
@@ -98,10 +108,15 @@ pub struct PowerOfAttorney {
     pub approved: Option<i64>,
 }
 
-/// A Business or Governmental application names a 10-digit VÖEN.
-pub(super) fn check_voen(requested: ProfileSet, voen: Option<&str>) -> Result<(), Refusal> {
+/// A Business or Governmental application, and one from a corporate
+/// number, names a 10-digit VÖEN.
+pub(super) fn check_voen(
+    requested: ProfileSet,
+    number: NumberKind,
+    voen: Option<&str>,
+) -> Result<(), Refusal> {
     match voen {
-        Some(v) if v.len() == 10 && v.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+        Some(v) if is_voen(v) => Ok(()),
         Some(v) => Err(Refusal::new(
             Rule::Voen,
             format!("the VÖEN must be exactly 10 digits, not '{v}'"),
@@ -110,6 +125,52 @@ pub(super) fn check_voen(requested: ProfileSet, voen: Option<&str>) -> Result<()
             Rule::Voen,
             format!("a {requested} application names the organisation's tax id VÖEN"),
         )),
+        None if number == NumberKind::Corporate => Err(Refusal::new(
+            Rule::CorporateNumber,
+            "the Asan İmza number is corporate: give the organisation's VÖEN",
+        )),
         None => Ok(()),
+    }
+}
+
+/// Whether `v` is a VÖEN: exactly 10 ASCII digits.
+pub fn is_voen(v: &str) -> bool {
+    v.len() == 10 && v.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The User ID: exactly 6 ASCII digits (section 2).
+pub(super) fn check_user_id(user_id: Option<&str>) -> Result<(), Refusal> {
+    match user_id {
+        Some(u) if u.len() == 6 && u.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+        Some(u) => Err(Refusal::new(
+            Rule::UserId,
+            format!("the User ID is the 6-digit code of the activation notice, not '{u}'"),
+        )),
+        None => Err(Refusal::new(
+            Rule::UserId,
+            "give the User ID: the 6-digit code of the card's activation notice (asan ca notice)",
+        )),
+    }
+}
+
+/// A Business or Governmental application carries the organisation's data
+/// (3.2.1 step 6); a Citizen application carries none.
+pub(super) fn check_organisation(
+    requested: ProfileSet,
+    organisation: Option<&OrganisationData>,
+) -> Result<(), Refusal> {
+    match (requested.has_organisation(), organisation) {
+        (true, Some(o)) => o.check(),
+        (true, None) => Err(Refusal::new(
+            Rule::OrganisationData,
+            format!(
+                "a {requested} application gives the organisation's name, the applicant's position, unit, the seal's text and the signing permissions"
+            ),
+        )),
+        (false, Some(_)) => Err(Refusal::new(
+            Rule::OrganisationData,
+            "a Citizen application carries no organisation data",
+        )),
+        (false, None) => Ok(()),
     }
 }

@@ -1,26 +1,25 @@
-//! The certification centre's side: an application's body and signer,
-//! checked against the rules at the instant it was signed and at the
-//! instant it is reviewed; the decision and the state it leaves the
-//! application in.
+//! The outcome of the certification centre's review: every check made, the
+//! decision (`accepted`, `pending`, `refused`), the state the application
+//! is in, and how it reads as text and JSON.
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use super::body::ApplicationBody;
-use super::request::{Request, State};
+use super::baku::{format_baku, format_both};
+use super::package::RenewalPackage;
+use super::poa::{PoaDecision, short};
+use super::request::State;
 use super::rules::{Refusal, Rule};
 use super::state::Application;
 use super::time::format;
-use super::window::{Validity, Window};
-use crate::cert;
 
-/// How far `created` in the body may be from the signing time: 5 minutes.
+/// How far `created` in the application may be from the signing time: 5
+/// minutes.
 pub const CREATED_TOLERANCE: i64 = 300;
 
 /// One check of a review.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReviewCheck {
-    /// What was checked: `signature`, `signer`, `window`, `move`, …
+    /// What was checked: `signature`, `signer`, `card`, `user id`, …
     pub name: &'static str,
     /// Whether it passed.
     pub ok: bool,
@@ -30,21 +29,58 @@ pub struct ReviewCheck {
     pub rule: Option<Rule>,
 }
 
+/// The head's decision on the power of attorney, as the centre accepted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadDecision {
+    /// Approved or cancelled.
+    pub decision: PoaDecision,
+    /// When the head decided (Unix seconds).
+    pub at: i64,
+    /// The head's FIN.
+    pub head: String,
+}
+
+/// A certificate issued by the review.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedCertificate {
+    /// `citizen`, `business` or `government`.
+    pub profile: String,
+    /// `auth` or `sign`.
+    pub usage: String,
+    /// Serial number, upper-case hex.
+    pub serial_number: String,
+    /// Expiry, RFC 3339.
+    pub not_after: String,
+    /// Where a copy was written, if asked.
+    pub file: Option<String>,
+}
+
 /// The outcome of a review.
 #[derive(Clone, Debug, Default)]
 pub struct Review {
+    /// The application's id: SHA-256 of its signed package (of the file
+    /// when the package cannot be read).
+    pub id: String,
     /// Every check made, in order; the review stops at the first failure.
     pub checks: Vec<ReviewCheck>,
-    /// Why the application is refused, if it is.
+    /// Why the application (or the decision presented with it) is refused.
     pub refusal: Option<Refusal>,
-    /// The application and its state, once it passed the checks at signing.
+    /// The application and its state, once it passed the checks.
     pub application: Option<Application>,
     /// The signer's subject.
     pub signer: Option<String>,
-    /// When it was signed (Unix seconds).
-    pub signing_time: Option<i64>,
-    /// The body, once read.
-    pub body: Option<ApplicationBody>,
+    /// When it was sent (Unix seconds).
+    pub sent: Option<i64>,
+    /// Whether `sent` is a time-stamp's genTime (else the signing time).
+    pub time_stamped: bool,
+    /// The package, once read.
+    pub package: Option<RenewalPackage>,
+    /// The head's decision, once accepted.
+    pub head_decision: Option<HeadDecision>,
+    /// The certificates this review issued.
+    pub issued: Vec<IssuedCertificate>,
+    /// Requested profiles not issued, and why.
+    pub not_issued: Option<String>,
 }
 
 impl Review {
@@ -58,7 +94,7 @@ impl Review {
         });
     }
 
-    /// Records a failed check and refuses the application.
+    /// Records a failed check and refuses.
     pub fn fail(&mut self, name: &'static str, refusal: Refusal) {
         self.checks.push(ReviewCheck {
             name,
@@ -69,28 +105,53 @@ impl Review {
         self.refusal = Some(refusal);
     }
 
-    /// Whether the application is accepted (it may still wait for a power
-    /// of attorney).
-    pub fn accepted(&self) -> bool {
-        self.refusal.is_none()
-            && self
-                .application
-                .as_ref()
-                .is_some_and(|a| !matches!(a.state(), State::Cancelled(_)))
+    /// The state the application is in: its state machine's, `cancelled`
+    /// when it never got that far.
+    pub fn state_name(&self) -> &'static str {
+        self.application
+            .as_ref()
+            .map_or("cancelled", |a| a.state().name())
     }
 
-    /// The state the application is in, if it got that far.
-    pub fn state(&self) -> Option<&State> {
-        self.application.as_ref().map(Application::state)
+    /// `accepted` (processing, issued), `pending` (waiting for the head or
+    /// for the service's prolongation) or `refused` (a check failed, or
+    /// the application is cancelled).
+    pub fn decision(&self) -> &'static str {
+        if self.refusal.is_some() {
+            return "refused";
+        }
+        match self.application.as_ref().map(Application::state) {
+            Some(State::Processing | State::Issued) => "accepted",
+            Some(
+                State::AwaitingPowerOfAttorney
+                | State::AwaitingServiceProlongation
+                | State::Submitted,
+            ) => "pending",
+            Some(State::Cancelled(_)) | None => "refused",
+        }
+    }
+
+    /// Why it is refused: the failed check's refusal, or the cancellation.
+    pub fn reason(&self) -> Option<Refusal> {
+        self.refusal
+            .clone()
+            .or_else(|| match self.application.as_ref().map(Application::state) {
+                Some(State::Cancelled(r)) => Some(r.clone()),
+                _ => None,
+            })
     }
 
     /// The review as text, one line per check and the decision.
     pub fn lines(&self, now: i64) -> Vec<String> {
-        let serial = self.body.as_ref().map_or("?", |b| b.serial.as_str());
+        let serial = self
+            .package
+            .as_ref()
+            .map_or("?", |p| p.application.serial.as_str());
         let signer = self.signer.as_deref().unwrap_or("?");
         let mut lines = vec![format!(
-            "application of card {serial} ({signer}), reviewed at {}",
-            format(now)
+            "application {} of card {serial} ({signer}), reviewed at {}",
+            short(&self.id),
+            format_both(now)
         )];
         for c in &self.checks {
             let step = c
@@ -100,11 +161,25 @@ impl Review {
             let mark = if c.ok { "ok  " } else { "FAIL" };
             lines.push(format!("  {mark} {}: {}{step}", c.name, c.detail));
         }
-        lines.push(match (&self.refusal, self.state()) {
-            (Some(r), _) => format!("decision: refused: {r}"),
-            (None, Some(s)) => format!("decision: accepted, state {s}"),
-            (None, None) => "decision: refused".to_owned(),
-        });
+        for c in &self.issued {
+            let file = c
+                .file
+                .as_deref()
+                .map(|f| format!(", written to {f}"))
+                .unwrap_or_default();
+            lines.push(format!(
+                "  issued {} {} certificate {} until {}{file}",
+                c.profile, c.usage, c.serial_number, c.not_after
+            ));
+        }
+        if let Some(why) = &self.not_issued {
+            lines.push(format!("  note {why}"));
+        }
+        let mut decision = format!("decision: {}, state {}", self.decision(), self.state_name());
+        if let Some(r) = self.reason() {
+            decision.push_str(&format!(": {r}"));
+        }
+        lines.push(decision);
         lines
     }
 
@@ -122,191 +197,51 @@ impl Review {
                 })
             })
             .collect();
-        let poa = self
-            .application
-            .as_ref()
-            .and_then(Application::power_of_attorney);
+        let app = self.application.as_ref();
+        let poa = app.and_then(Application::power_of_attorney);
+        let both = |t: Option<i64>| (t.map(format), t.map(format_baku));
+        let (sent, sent_baku) = both(self.sent);
+        let (poa_deadline, poa_deadline_baku) = both(poa.map(|p| p.deadline));
+        let (prolong, prolong_baku) = both(app.map(Application::prolongation_deadline));
+        let reason = self.reason();
+        let issued: Vec<Value> = self
+            .issued
+            .iter()
+            .map(|c| {
+                json!({
+                    "profile": c.profile,
+                    "usage": c.usage,
+                    "serial_number": c.serial_number,
+                    "not_after": c.not_after,
+                    "file": c.file,
+                })
+            })
+            .collect();
         json!({
-            "decision": if self.accepted() { "accepted" } else { "refused" },
-            "state": self.state().map_or("refused", State::name),
-            "reason": self.refusal.as_ref().map(|r| r.reason.clone()),
-            "step": self.refusal.as_ref().map(|r| r.rule.step()),
-            "serial": self.body.as_ref().map(|b| b.serial.clone()),
+            "application": self.id,
+            "decision": self.decision(),
+            "state": self.state_name(),
+            "reason": reason.as_ref().map(|r| r.reason.clone()),
+            "step": reason.as_ref().map(|r| r.rule.step()),
+            "serial": self.package.as_ref().map(|p| p.application.serial.clone()),
             "signer": self.signer,
-            "signing_time": self.signing_time.map(format),
-            "requested_profiles": self.body.as_ref().map(|b| b.requested_profiles.clone()),
-            "power_of_attorney_deadline": poa.map(|p| format(p.deadline)),
-            "prolongation_deadline": self.application.as_ref().map(|a| format(a.prolongation_deadline())),
+            "sent": sent,
+            "sent_baku": sent_baku,
+            "sent_from": self.sent.map(|_| if self.time_stamped { "time-stamp" } else { "signing-time" }),
+            "requested_profiles": self.package.as_ref().map(|p| p.application.requested_profiles.clone()),
+            "power_of_attorney": self.head_decision.as_ref().map(|d| json!({
+                "decision": d.decision.name(),
+                "at": format(d.at),
+                "at_baku": format_baku(d.at),
+                "head": d.head,
+            })),
+            "power_of_attorney_deadline": poa_deadline,
+            "power_of_attorney_deadline_baku": poa_deadline_baku,
+            "prolongation_deadline": prolong,
+            "prolongation_deadline_baku": prolong_baku,
+            "issued": issued,
+            "not_issued": self.not_issued,
             "checks": checks,
         })
     }
-}
-
-/// Reviews `body`, signed at `signing_time` by the certificate
-/// `signer_der`, at `now` (the signature itself is checked by the caller).
-pub fn review_body(
-    review: &mut Review,
-    body: ApplicationBody,
-    signer_der: &[u8],
-    signing_time: i64,
-    now: i64,
-) {
-    review.body = Some(body.clone());
-    let signer = match check_signer(&body, signer_der) {
-        Ok((validity, detail)) => {
-            review.pass("signer", detail, Some(Rule::SignedWithCurrentKey));
-            validity
-        }
-        Err(r) => return review.fail("signer", r),
-    };
-    match super::time::parse(&body.created) {
-        Ok(created) if (created - signing_time).abs() <= CREATED_TOLERANCE => {}
-        Ok(created) => {
-            return review.fail(
-                "created",
-                Refusal::new(
-                    Rule::SignedWithCurrentKey,
-                    format!(
-                        "the body says it was created at {}, the signature says {}",
-                        format(created),
-                        format(signing_time)
-                    ),
-                ),
-            );
-        }
-        Err(e) => return review.fail("created", Refusal::new(Rule::SignedWithCurrentKey, e)),
-    }
-    if signing_time > now {
-        return review.fail(
-            "signing time",
-            Refusal::new(
-                Rule::SignedWithCurrentKey,
-                format!(
-                    "signed at {}, after the review time {}",
-                    format(signing_time),
-                    format(now)
-                ),
-            ),
-        );
-    }
-    let request = match request_of(&body, signer) {
-        Ok(r) => r,
-        Err(r) => return review.fail("body", r),
-    };
-    let window = Window::at(signer, signing_time);
-    if let Err(r) = window.check() {
-        return review.fail("window at signing", r);
-    }
-    review.pass(
-        "window at signing",
-        format!(
-            "signed at {}, inside the window {} to {}",
-            format(signing_time),
-            format(window.opens),
-            format(window.closes)
-        ),
-        Some(Rule::RenewalWindow),
-    );
-    let mut app = match Application::submit(request, signing_time) {
-        Ok(app) => app,
-        Err(r) => {
-            let name = match r.rule {
-                Rule::Contact => "contact",
-                Rule::Voen => "voen",
-                _ => "move",
-            };
-            return review.fail(name, r);
-        }
-    };
-    review.pass(
-        "move",
-        app.profile_move().to_string(),
-        Some(Rule::ProfileMove),
-    );
-    let received = app.receive(now);
-    match received {
-        Ok(()) => {
-            review.pass(
-                "window at review",
-                format!(
-                    "received at {}, the certificate is still active",
-                    format(now)
-                ),
-                Some(Rule::CertificateActive),
-            );
-            match app.power_of_attorney() {
-                Some(p) => review.pass(
-                    "power of attorney",
-                    format!(
-                        "needed (not the head): the head with VÖEN {} approves it by {}",
-                        app.request().voen.as_deref().unwrap_or_default(),
-                        format(p.deadline)
-                    ),
-                    Some(Rule::PowerOfAttorney),
-                ),
-                None => review.pass(
-                    "power of attorney",
-                    "not needed",
-                    Some(Rule::PowerOfAttorney),
-                ),
-            }
-        }
-        Err(r) => review.fail("window at review", r),
-    }
-    review.application = Some(app);
-}
-
-/// The signer must be the Citizen signing certificate the body lists, as
-/// listed (serial number and expiry).
-fn check_signer(body: &ApplicationBody, signer_der: &[u8]) -> Result<(Validity, String), Refusal> {
-    let refuse = |why: String| Refusal::new(Rule::SignedWithCurrentKey, why);
-    let parsed = cert::parse(signer_der).map_err(|e| refuse(e.to_string()))?;
-    let digest = hex::encode(Sha256::digest(signer_der));
-    let listed = body
-        .current_certificates
-        .iter()
-        .find(|c| c.sha256.eq_ignore_ascii_case(&digest))
-        .ok_or_else(|| {
-            refuse(
-                "the signer's certificate is not one of the application's current certificates"
-                    .into(),
-            )
-        })?;
-    if listed.profile != "citizen" || listed.usage != "sign" {
-        return Err(refuse(format!(
-            "signed with the {} {} certificate; the application is signed with the Citizen signing key (PIN2)",
-            listed.profile, listed.usage
-        )));
-    }
-    let summary = cert::summary(&parsed, "citizen", "sign", 0);
-    if !summary
-        .serial_number
-        .eq_ignore_ascii_case(&listed.serial_number)
-        || summary.not_after != listed.not_after
-    {
-        return Err(refuse(
-            "the listed serial number or expiry of the signer's certificate is not the certificate's".into(),
-        ));
-    }
-    Ok((
-        Validity::of(&parsed),
-        format!(
-            "the current Citizen signing certificate {} ({})",
-            summary.serial_number, summary.subject
-        ),
-    ))
-}
-
-/// The state machine's request from a body and the signer's validity.
-fn request_of(body: &ApplicationBody, signer: Validity) -> Result<Request, Refusal> {
-    Ok(Request {
-        service: body.service_type()?,
-        current: body.current()?,
-        requested: body.requested()?,
-        signer,
-        service_expires: signer.not_after,
-        contact: Some(body.contact.clone()),
-        voen: body.voen.clone(),
-        head_of_organisation: body.head_of_organisation,
-    })
 }

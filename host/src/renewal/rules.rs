@@ -10,6 +10,17 @@ use std::fmt;
 /// One rule of the online renewal procedure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
+    /// The application names the subscriber's User ID: the 6-digit code of
+    /// the activation notice, one per SIM card.
+    UserId,
+    /// The certificate and Asan İmza data are filled in from the centre's
+    /// records, not by the applicant: the signer's certificate and its
+    /// profile, the card, its current certificates, the VÖEN of the
+    /// certificate.
+    CertificateData,
+    /// A corporate Asan İmza number needs the organisation's VÖEN, also in
+    /// a Citizen application.
+    CorporateNumber,
     /// The application can be sent only in the last 30 days before the
     /// certificate expires.
     RenewalWindow,
@@ -19,11 +30,18 @@ pub enum Rule {
     /// The application is signed with the Asan İmza in force (the
     /// subscriber's current signing key, PIN2).
     SignedWithCurrentKey,
+    /// The application and the contract on the provision of certificate
+    /// services are both signed.
+    Contract,
     /// Notices go to one contact: an e-mail address or a mobile number.
     Contact,
     /// Business and Governmental applications name the organisation's
     /// tax id VÖEN.
     Voen,
+    /// Business and Governmental applications give the organisation's
+    /// name, the applicant's position and unit, the seal's text and the
+    /// applicant's signing permissions.
+    OrganisationData,
     /// Which certificates a service type allows: Citizen → Citizen only;
     /// Business → Citizen and Business; Governmental → Citizen and
     /// Governmental.
@@ -32,6 +50,10 @@ pub enum Rule {
     /// Citizen to Business or Governmental, from Business or Governmental
     /// back to Citizen.
     ProfileMove,
+    /// Who heads an organisation is the centre's knowledge (its register
+    /// by VÖEN): the applicant is the head when their certificate's
+    /// serialNumber is the registered head's.
+    RegisteredHead,
     /// A Business or Governmental application by someone who is not the
     /// head of the organisation carries a power of attorney, sent to the
     /// head's cabinet by the VÖEN in the application.
@@ -39,6 +61,9 @@ pub enum Rule {
     /// The head must approve the power of attorney within 30 days, or the
     /// application is cancelled.
     PowerOfAttorneyDeadline,
+    /// The head signs the power of attorney with their own Asan İmza, the
+    /// certificate of the organisation the application names.
+    HeadSignsPowerOfAttorney,
     /// The head approves or cancels the power of attorney; changing it is
     /// not provided for.
     HeadApprovesOrCancels,
@@ -47,6 +72,10 @@ pub enum Rule {
     SentForProcessing,
     /// The service is prolonged at the mobile operator after it lapses.
     ProlongAfterLapse,
+    /// The service is prolonged for 3 years as a service type (`ferdi`,
+    /// `biznes`, `dovlet`); the centre issues only the certificates that
+    /// type allows.
+    ProlongedServiceType,
     /// Within 30 days after the certificate (and service) expires the
     /// subscriber must have the service prolonged, or the application is
     /// cancelled and renewal is in person.
@@ -61,19 +90,27 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in the order of the procedure.
-    pub const ALL: [Self; 15] = [
-        Self::RenewalWindow,
-        Self::CertificateActive,
-        Self::SignedWithCurrentKey,
+    pub const ALL: [Self; 23] = [
+        Self::UserId,
+        Self::CertificateData,
+        Self::CorporateNumber,
         Self::Contact,
         Self::Voen,
+        Self::OrganisationData,
+        Self::SignedWithCurrentKey,
+        Self::Contract,
+        Self::RenewalWindow,
+        Self::CertificateActive,
         Self::ServiceProfiles,
         Self::ProfileMove,
+        Self::RegisteredHead,
         Self::PowerOfAttorney,
         Self::PowerOfAttorneyDeadline,
+        Self::HeadSignsPowerOfAttorney,
         Self::HeadApprovesOrCancels,
         Self::SentForProcessing,
         Self::ProlongAfterLapse,
+        Self::ProlongedServiceType,
         Self::ServiceProlongationDeadline,
         Self::ProcessAfterProlongation,
         Self::Issue,
@@ -82,8 +119,14 @@ impl Rule {
     /// The step of the procedure the rule comes from.
     pub const fn step(self) -> &'static str {
         match self {
+            Self::UserId => "section 2 (User ID)",
+            Self::CertificateData | Self::CorporateNumber => "3.1 step 5 note",
             Self::RenewalWindow | Self::CertificateActive => "3.1 step 8 note",
-            Self::SignedWithCurrentKey => "3.1 step 8",
+            Self::SignedWithCurrentKey | Self::Contract => "3.1 step 8",
+            Self::OrganisationData => "3.2.1 step 6",
+            Self::RegisteredHead => "3.2.2 step 9",
+            Self::HeadSignsPowerOfAttorney => "3.2.2 step 13",
+            Self::ProlongedServiceType => "FAQ, SMS prolongation",
             Self::Contact => "3.1 step 6",
             Self::Voen => "3.2.1 step 6",
             Self::ServiceProfiles => "FAQ, service type notice",
@@ -113,6 +156,14 @@ impl Rule {
     /// The same rule in the other sections of the procedure.
     pub const fn parallel_steps(self) -> &'static str {
         match self {
+            Self::UserId => "3.1 step 2, 3.2.1 step 2, 3.2.2 step 2",
+            Self::CertificateData => "3.2.1 step 5 note",
+            Self::CorporateNumber => "",
+            Self::OrganisationData => "3.2.2 step 5",
+            Self::Contract => "3.2.1 step 9, 3.2.2 step 8; 3.1 step 12",
+            Self::RegisteredHead => "3.2.1 (heads), 3.2.2 steps 10-11",
+            Self::HeadSignsPowerOfAttorney => "3.2.2 steps 10-11",
+            Self::ProlongedServiceType => "3.1 step 10 (3 years); FAQ, service type notice",
             Self::RenewalWindow => "FAQ: \"during the last 30 days before the expiration date\"",
             Self::CertificateActive => "",
             Self::SignedWithCurrentKey => "3.2.1 step 9, 3.2.2 step 8",
@@ -135,8 +186,32 @@ impl Rule {
     /// The rule in one line, in our words.
     pub const fn summary(self) -> &'static str {
         match self {
+            Self::UserId => {
+                "the application names the User ID of the activation notice: 6 digits, one per SIM card"
+            }
+            Self::CertificateData => {
+                "certificate data come from the centre's records: the signer's certificate, its profile, the card, its certificates, the VÖEN"
+            }
+            Self::CorporateNumber => {
+                "a corporate Asan İmza number needs the organisation's VÖEN, even for a Citizen application"
+            }
+            Self::OrganisationData => {
+                "Business and Governmental applications give organisation name, position, unit, seal text and signing permissions"
+            }
+            Self::Contract => {
+                "the application and the contract on the provision of certificate services are signed together"
+            }
+            Self::RegisteredHead => {
+                "the head of an organisation is whom the centre's register names for the VÖEN, not the applicant's word"
+            }
+            Self::HeadSignsPowerOfAttorney => {
+                "the registered head signs the power of attorney with the organisation's certificate, valid at the time"
+            }
+            Self::ProlongedServiceType => {
+                "the service is prolonged for 3 years as ferdi, biznes or dovlet; only the profiles that type allows are issued"
+            }
             Self::RenewalWindow => {
-                "an application can be sent only in the last 30 days before the certificate expires"
+                "an application can be sent only in the 30 calendar days (Baku time) before the certificate's expiry date"
             }
             Self::CertificateActive => {
                 "an application can be sent only while the certificate is active; an expired certificate is renewed in person"
@@ -158,7 +233,7 @@ impl Rule {
                 "someone who is not the head of the organisation needs a power of attorney, sent to the head identified by the VÖEN"
             }
             Self::PowerOfAttorneyDeadline => {
-                "the head approves the power of attorney within 30 days, or the application is cancelled"
+                "the head approves the power of attorney within 30 calendar days, or the application is cancelled"
             }
             Self::HeadApprovesOrCancels => {
                 "the head approves or cancels the power of attorney; changing it is not provided for"
@@ -170,7 +245,7 @@ impl Rule {
                 "the service is prolonged at the mobile operator after it lapses"
             }
             Self::ServiceProlongationDeadline => {
-                "within 30 days after expiry the service must be prolonged, or the application is cancelled and renewal is in person"
+                "within 30 calendar days after expiry the service must be prolonged, or the application is cancelled and renewal is in person"
             }
             Self::ProcessAfterProlongation => {
                 "the certification centre processes the application once the service is active again"

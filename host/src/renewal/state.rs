@@ -3,27 +3,32 @@
 //! passing ([`Application::tick`]) is an event too.
 //!
 //! ```text
-//! submit ─► Submitted ─receive─┬─► AwaitingPowerOfAttorney ─approve──┐
-//!              │               │     │ cancel, or 30 days pass       │
-//!              │ window closed │     ▼                               │
-//!              └──────────────────► Cancelled                        │
-//!                              └─► Processing ◄──────────────────────┘
-//!                                    │ service lapses       ▲ prolonged
-//!                                    ▼                      │ (≤ 30 days)
-//!                          AwaitingServiceProlongation ─────┘
-//!                                    │ 30 days pass
-//!                                    ▼
-//!                                Cancelled (renewal in person)
+//! submit (sent) ─┬─ Business/Governmental, not the head ─► AwaitingPowerOfAttorney
+//!                │                                          │ approve      │ cancel, or 30 days pass
+//!                ▼                                          ▼              ▼
+//!            Submitted ◄────────────────────────────────────┘          Cancelled
+//!                │ receive (the centre)
+//!                ▼
+//!            Processing ── service lapses ──► AwaitingServiceProlongation ── 30 days pass ──► Cancelled
+//!                ▲                                   │ prolonged (ferdi, biznes, dovlet)
+//!                └───────────────────────────────────┘
 //!
-//! Processing, once prolonged ─issue─► Issued
+//! Processing, once prolonged ─issue─► Issued (the profiles the prolonged service type allows)
 //! ```
+//!
+//! The window is checked when the application is sent ([`Application::submit`]);
+//! the centre receiving it later does not cancel it. Deadlines are counted in
+//! calendar days, Baku time ([`super::baku`]).
 
-use super::profiles::{Move, check_move};
+use asan_applet::ServiceType;
+
+use super::baku::{format_both, last_second_of_day_after};
+use super::profiles::{Move, ProfileSet, check_move, service_label, sms_keyword};
 use super::request::{
-    POWER_OF_ATTORNEY_DAYS, PROLONGATION_DAYS, PowerOfAttorney, Request, State, check_voen,
+    POWER_OF_ATTORNEY_DAYS, PROLONGATION_DAYS, PowerOfAttorney, Request, State, check_organisation,
+    check_user_id, check_voen,
 };
 use super::rules::{Refusal, Rule};
-use super::time::{DAY, format};
 use super::window::Window;
 
 /// One renewal application.
@@ -33,7 +38,9 @@ pub struct Application {
     moved: Move,
     submitted: i64,
     power_of_attorney: Option<PowerOfAttorney>,
-    prolonged: Option<i64>,
+    received: Option<i64>,
+    prolonged: Option<(i64, ServiceType)>,
+    issued: Option<ProfileSet>,
     state: State,
     history: Vec<(i64, State)>,
 }
@@ -41,7 +48,10 @@ pub struct Application {
 impl Application {
     /// The subscriber signs and sends `request` at `now`: the signing
     /// certificate must be in its renewal window, the move allowed, the
-    /// contact and the VÖEN given.
+    /// contact, the VÖEN, the organisation's data and the User ID given. A
+    /// Business or Governmental application by someone who is not the head
+    /// goes to the head's cabinet first (3.2.2 step 9); the others go to
+    /// the centre (3.1 step 9, 3.2.1 step 10).
     pub fn submit(request: Request, now: i64) -> Result<Self, Refusal> {
         Window::at(request.signer, now).check()?;
         let contact = request.contact.as_ref().ok_or_else(|| {
@@ -52,21 +62,29 @@ impl Application {
         })?;
         contact.check()?;
         let moved = check_move(request.service, request.current, request.requested)?;
-        check_voen(request.requested, request.voen.as_deref())?;
+        check_voen(request.requested, request.number, request.voen.as_deref())?;
+        check_organisation(request.requested, request.organisation.as_ref())?;
+        check_user_id(request.user_id.as_deref())?;
         let power_of_attorney = (request.requested.has_organisation()
             && !request.head_of_organisation)
             .then_some(PowerOfAttorney {
-                deadline: now.saturating_add(POWER_OF_ATTORNEY_DAYS * DAY),
+                deadline: last_second_of_day_after(now, POWER_OF_ATTORNEY_DAYS),
                 approved: None,
             });
+        let state = match power_of_attorney {
+            Some(_) => State::AwaitingPowerOfAttorney,
+            None => State::Submitted,
+        };
         Ok(Self {
             request,
             moved,
             submitted: now,
             power_of_attorney,
+            received: None,
             prolonged: None,
-            state: State::Submitted,
-            history: vec![(now, State::Submitted)],
+            issued: None,
+            history: vec![(now, state.clone())],
+            state,
         })
     }
 
@@ -100,16 +118,30 @@ impl Application {
         self.power_of_attorney
     }
 
-    /// When the service was prolonged, if it was.
-    pub fn prolonged(&self) -> Option<i64> {
-        self.prolonged
+    /// When the centre received it, if it did.
+    pub fn received(&self) -> Option<i64> {
+        self.received
     }
 
-    /// The last second the service may be prolonged.
+    /// When the service was prolonged, if it was.
+    pub fn prolonged(&self) -> Option<i64> {
+        self.prolonged.map(|(t, _)| t)
+    }
+
+    /// The service type the service was prolonged as, if it was.
+    pub fn prolonged_as(&self) -> Option<ServiceType> {
+        self.prolonged.map(|(_, s)| s)
+    }
+
+    /// The profiles issued, once issued.
+    pub fn issued(&self) -> Option<ProfileSet> {
+        self.issued
+    }
+
+    /// The last second the service may be prolonged: 23:59:59 Baku time of
+    /// the 30th calendar day after the day the service lapses.
     pub fn prolongation_deadline(&self) -> i64 {
-        self.request
-            .service_expires
-            .saturating_add(PROLONGATION_DAYS * DAY)
+        last_second_of_day_after(self.request.service_expires, PROLONGATION_DAYS)
     }
 
     /// What the subscriber and the head still have to do, one line each,
@@ -120,15 +152,15 @@ impl Application {
             steps.push(format!(
                 "the head of the organisation (VÖEN {}) approves the power of attorney by {} ({})",
                 self.request.voen.as_deref().unwrap_or_default(),
-                format(p.deadline),
+                format_both(p.deadline),
                 Rule::PowerOfAttorneyDeadline.citation()
             ));
         }
         if self.prolonged.is_none() {
             steps.push(format!(
                 "once the service lapses on {}, prolong it at the mobile operator by {} ({})",
-                format(self.request.service_expires),
-                format(self.prolongation_deadline()),
+                format_both(self.request.service_expires),
+                format_both(self.prolongation_deadline()),
                 Rule::ServiceProlongationDeadline.citation()
             ));
         }
@@ -158,7 +190,7 @@ impl Application {
     }
 
     /// Time passes until `now`: deadlines cancel, a lapsing service waits
-    /// for prolongation, an approval or a prolongation moves on.
+    /// for prolongation, a prolongation moves on.
     pub fn tick(&mut self, now: i64) {
         if self.state.is_final() {
             return;
@@ -174,17 +206,17 @@ impl Application {
                 Some(Refusal::new(
                     Rule::PowerOfAttorneyDeadline,
                     format!(
-                        "the head of the organisation did not approve the power of attorney within 30 days (by {})",
-                        format(d)
+                        "the head of the organisation did not approve the power of attorney within 30 calendar days (by {})",
+                        format_both(d)
                     ),
                 ))
             }
             (_, Some(())) => Some(Refusal::new(
                 Rule::ServiceProlongationDeadline,
                 format!(
-                    "the service lapsed on {} and was not prolonged within 30 days (by {}): renewal needs a visit in person",
-                    format(self.request.service_expires),
-                    format(self.prolongation_deadline())
+                    "the service lapsed on {} and was not prolonged within 30 calendar days (by {}): renewal needs a visit in person",
+                    format_both(self.request.service_expires),
+                    format_both(self.prolongation_deadline())
                 ),
             )),
             _ => None,
@@ -193,7 +225,7 @@ impl Application {
             self.enter(now, State::Cancelled(r));
             return;
         }
-        if self.state != State::Submitted {
+        if self.received.is_some() {
             let next = self.route(now);
             self.enter(now, next);
         }
@@ -201,42 +233,47 @@ impl Application {
 
     /// Where a received application is at `now`, deadlines aside.
     fn route(&self, now: i64) -> State {
-        if self.power_of_attorney.is_some_and(|p| p.approved.is_none()) {
-            State::AwaitingPowerOfAttorney
-        } else if self.prolonged.is_none() && now >= self.request.service_expires {
+        if self.prolonged.is_none() && now >= self.request.service_expires {
             State::AwaitingServiceProlongation
         } else {
             State::Processing
         }
     }
 
-    /// The certification centre receives the application at `now`. It must
-    /// still be in the signing certificate's window; otherwise it is
-    /// cancelled and the refusal returned. Then it waits for the power of
-    /// attorney, or is processed.
+    /// The certification centre receives the application at `now` (3.1
+    /// step 9, 3.2.2 step 14). Whether it was sent in the window was
+    /// decided when it was sent: receiving it after the certificate expired
+    /// does not cancel it. An application waiting for the head's approval
+    /// has not been sent to the centre yet.
     pub fn receive(&mut self, now: i64) -> Result<(), Refusal> {
         self.tick(now);
         self.closed()?;
-        if self.state != State::Submitted {
-            return Err(Refusal::new(
-                Rule::SentForProcessing,
-                format!("the application was already received ({})", self.state),
-            ));
+        match self.state {
+            State::Submitted => {}
+            State::AwaitingPowerOfAttorney => {
+                return Err(Refusal::new(
+                    Rule::PowerOfAttorney,
+                    "the application is in the cabinet of the head of the organisation: it reaches the centre once the head approves the power of attorney (3.2.2 steps 9-14)",
+                ));
+            }
+            _ => {
+                return Err(Refusal::new(
+                    Rule::SentForProcessing,
+                    format!("the application was already received ({})", self.state),
+                ));
+            }
         }
         if now < self.submitted {
             return Err(Refusal::new(
                 Rule::SentForProcessing,
                 format!(
-                    "received at {} before it was signed at {}",
-                    format(now),
-                    format(self.submitted)
+                    "received at {} before it was sent at {}",
+                    format_both(now),
+                    format_both(self.submitted)
                 ),
             ));
         }
-        if let Err(r) = Window::at(self.request.signer, now).check() {
-            self.enter(now, State::Cancelled(r.clone()));
-            return Err(r);
-        }
+        self.received = Some(now);
         let next = self.route(now);
         self.enter(now, next);
         Ok(())
@@ -258,10 +295,14 @@ impl Application {
                 "the power of attorney is already approved",
             ));
         }
-        if self.state == State::Submitted {
+        if now < self.submitted {
             return Err(Refusal::new(
                 Rule::PowerOfAttorney,
-                "the power of attorney has not reached the head yet (the application is not received)",
+                format!(
+                    "decided at {}, before the application was sent at {}",
+                    format_both(now),
+                    format_both(self.submitted)
+                ),
             ));
         }
         let expected = self.request.voen.as_deref().unwrap_or_default();
@@ -277,12 +318,13 @@ impl Application {
     }
 
     /// The head of the organisation (`by_voen`) approves the power of
-    /// attorney at `now`.
+    /// attorney at `now`: the application is sent to the centre.
     pub fn approve_power_of_attorney(&mut self, by_voen: &str, now: i64) -> Result<(), Refusal> {
         self.pending_power_of_attorney(by_voen, now)?;
         if let Some(p) = self.power_of_attorney.as_mut() {
             p.approved = Some(now);
         }
+        self.enter(now, State::Submitted);
         self.tick(now);
         Ok(())
     }
@@ -295,7 +337,7 @@ impl Application {
             Rule::HeadApprovesOrCancels,
             format!(
                 "the head of the organisation (VÖEN {by_voen}) cancelled the power of attorney on {}",
-                format(now)
+                format_both(now)
             ),
         );
         self.enter(now, State::Cancelled(r));
@@ -311,15 +353,15 @@ impl Application {
         ))
     }
 
-    /// The mobile operator prolongs the service at `now` (after it lapsed,
-    /// within 30 days).
-    pub fn service_prolonged(&mut self, now: i64) -> Result<(), Refusal> {
+    /// The mobile operator prolongs the service at `now` as `service`
+    /// (`ferdi`, `biznes`, `dovlet`; after it lapsed, within 30 days).
+    pub fn service_prolonged(&mut self, now: i64, service: ServiceType) -> Result<(), Refusal> {
         self.tick(now);
         self.closed()?;
-        if let Some(at) = self.prolonged {
+        if let Some((at, _)) = self.prolonged {
             return Err(Refusal::new(
                 Rule::ProlongAfterLapse,
-                format!("the service was already prolonged on {}", format(at)),
+                format!("the service was already prolonged on {}", format_both(at)),
             ));
         }
         if now < self.request.service_expires {
@@ -327,23 +369,40 @@ impl Application {
                 Rule::ProlongAfterLapse,
                 format!(
                     "the service runs until {}: it is prolonged at the mobile operator after it lapses",
-                    format(self.request.service_expires)
+                    format_both(self.request.service_expires)
                 ),
             ));
         }
-        self.prolonged = Some(now);
+        self.prolonged = Some((now, service));
         self.tick(now);
         Ok(())
     }
 
-    /// The certification centre issues the new certificates at `now`.
-    pub fn issue(&mut self, now: i64) -> Result<(), Refusal> {
+    /// The profiles the centre issues: those requested that the prolonged
+    /// service type allows (FAQ, service type notice).
+    pub fn issuable(&self) -> ProfileSet {
+        match self.prolonged {
+            Some((_, service)) => {
+                let allowed = ProfileSet::allowed_by(service);
+                self.request
+                    .requested
+                    .minus(self.request.requested.minus(allowed))
+            }
+            None => ProfileSet::default(),
+        }
+    }
+
+    /// The certification centre issues the new certificates at `now`: the
+    /// requested profiles the prolonged service type allows.
+    pub fn issue(&mut self, now: i64) -> Result<ProfileSet, Refusal> {
         self.tick(now);
         self.closed()?;
         let refusal = match self.state {
             State::Processing if self.prolonged.is_some() => {
+                let issued = self.issuable();
+                self.issued = Some(issued);
                 self.enter(now, State::Issued);
-                return Ok(());
+                return Ok(issued);
             }
             State::Submitted => Refusal::new(
                 Rule::SentForProcessing,
@@ -359,5 +418,21 @@ impl Application {
             ),
         };
         Err(refusal)
+    }
+
+    /// Why a requested profile is not issued, for the profiles the
+    /// prolonged service type does not allow; `None` when all are.
+    pub fn not_issued(&self) -> Option<String> {
+        let (_, service) = self.prolonged?;
+        let left = self.request.requested.minus(self.issuable());
+        (!left.is_empty()).then(|| {
+            format!(
+                "{left} not issued: the service was prolonged as {} ({}), which allows {} ({})",
+                sms_keyword(service),
+                service_label(service),
+                ProfileSet::allowed_by(service),
+                Rule::ProlongedServiceType.citation()
+            )
+        })
     }
 }

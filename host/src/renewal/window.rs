@@ -1,12 +1,18 @@
 //! When a certificate may be renewed online: while it is valid
-//! (`not_before ≤ now < not_after`) and in the last 30 days before it
-//! expires (`now ≥ not_after − 30 days`) — procedure 3.1 step 8 note.
+//! (`not_before ≤ now < not_after`) and within the 30 calendar days before
+//! the day it expires, counted in Baku time (from 00:00 Asia/Baku of the
+//! 30th day before the expiry date) — procedure 3.1 step 8 note.
 
+use super::baku::{format_both, window_opens};
 use super::rules::{Refusal, Rule};
-use super::time::{DAY, format};
+use super::time::DAY;
 
-/// How long before expiry the window opens: 30 days.
-pub const WINDOW: i64 = 30 * DAY;
+/// How many calendar days before the expiry date the window opens: 30.
+pub const WINDOW_DAYS: i64 = 30;
+
+/// The window's length in seconds when the expiry is at Baku midnight: 30
+/// days (kept for callers that want a duration).
+pub const WINDOW: i64 = WINDOW_DAYS * DAY;
 
 /// A certificate's validity, in Unix seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +60,9 @@ impl Closed {
 pub struct Window {
     /// The certificate's validity.
     pub validity: Validity,
-    /// First second an application may be sent.
+    /// First second an application may be sent: 00:00 Baku time, 30
+    /// calendar days before the Baku date of the expiry (or `not_before`
+    /// for a certificate shorter than that).
     pub opens: i64,
     /// The window is closed from this second on (the certificate's expiry).
     pub closes: i64,
@@ -67,10 +75,7 @@ pub struct Window {
 impl Window {
     /// The window of `validity` at `now`.
     pub fn at(validity: Validity, now: i64) -> Self {
-        let opens = validity
-            .not_after
-            .saturating_sub(WINDOW)
-            .max(validity.not_before);
+        let opens = window_opens(validity.not_after, WINDOW_DAYS).max(validity.not_before);
         let closes = validity.not_after;
         let closed = if now >= validity.not_after {
             Some(Closed::Expired)
@@ -107,17 +112,17 @@ impl Window {
         };
         let reason = match closed {
             Closed::TooEarly => format!(
-                "too early: opens on {}, 30 days before expiry on {}",
-                format(self.opens),
-                format(self.closes)
+                "too early: opens on {} (00:00 Baku time, 30 calendar days before the expiry date); the certificate expires on {}",
+                format_both(self.opens),
+                format_both(self.closes)
             ),
             Closed::Expired => format!(
                 "expired on {}: an expired certificate cannot be renewed online, renewal needs a visit in person to a certification centre",
-                format(self.validity.not_after)
+                format_both(self.validity.not_after)
             ),
             Closed::NotYetValid => format!(
                 "not yet valid: the certificate is valid from {}; only an active certificate can be renewed",
-                format(self.validity.not_before)
+                format_both(self.validity.not_before)
             ),
         };
         Err(Refusal::new(closed.rule(), reason))

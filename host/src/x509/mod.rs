@@ -49,12 +49,15 @@ mod policy;
 mod signer;
 mod subject;
 
-pub(crate) use ca::io_error;
 pub use ca::{
-    CA_CONFIG_FILE, CRL_FILE, CaConfig, DEFAULT_CRL_DAYS, DevCa, EndEntity, ISSUED_DIR, IssuedCrl,
-    LEAF_VALIDITY_DAYS, MAX_CRL_DAYS, REVOCATIONS_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE, Revocation,
-    RevocationReason, check_crl_url, registered_revocations,
+    ActivatedCertificate, CA_CONFIG_FILE, CRL_FILE, CaConfig, CardRecord, DEFAULT_CRL_DAYS, DevCa,
+    EndEntity, ISSUED_DIR, IssuedCrl, JOURNAL_FILE, LEAF_VALIDITY_DAYS, MAX_CRL_DAYS, NOTICE_TITLE,
+    NOTICES_DIR, ORGANISATIONS_FILE, Organisation, REVOCATIONS_FILE, ROOT_CERT_FILE, ROOT_KEY_FILE,
+    ReviewsLock, Revocation, RevocationReason, SERVICE_TERM, ServicePeriod, card_record,
+    card_records, check_crl_url, check_organisation, journal_records, normalise_serial,
+    registered_organisations, registered_revocations,
 };
+pub(crate) use ca::{io_error, write_atomic};
 pub use csr::{build_csr, verify_csr};
 pub use policy::{
     BUSINESS_POLICY, CITIZEN_POLICY, GOVERNMENTAL_POLICY, POLICY_ARC, certificate_profile,

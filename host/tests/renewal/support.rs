@@ -1,20 +1,30 @@
-//! Running `asan` on personalised virtual cards, and applications made
-//! with the library, for the renewal tests.
+//! Running `asan` on personalised virtual cards of one development CA (the
+//! packages signed in this process are in `craft.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use asan_applet::{CertificateProfile, KeyUsage};
-use asan_host::cms::{SignOptions, digest_reader, sign_detached};
-use asan_host::renewal::{
-    ApplicationBody, Contact, CurrentCertificate, format_time, parse_time, to_system_time,
-};
-use asan_host::x509::{DevCa, SoftwareSigner, SubjectInfo, build_csr, subject_name};
+use asan_host::renewal::{format_time, parse_time};
 use serde_json::Value;
 use tempfile::TempDir;
 
 /// The VÖEN of the test organisation.
 pub const VOEN: &str = "1234567890";
+/// Its name.
+pub const ORG: &str = "Test MMC";
+/// The FIN of its registered head.
+pub const HEAD: &str = "9HEAD01";
+/// The FIN of an employee.
+pub const EMPLOYEE: &str = "7GH2K4P";
+/// The Business data `renew request` needs (3.2.1 step 6).
+pub const BUSINESS_DATA: [&str; 6] = [
+    "--position",
+    "mühasib",
+    "--unit",
+    "maliyyə",
+    "--signing-permissions",
+    "e-taxes,customs",
+];
 
 /// One run of `asan`.
 #[derive(Debug)]
@@ -72,25 +82,37 @@ pub fn asan(args: &[&str]) -> Out {
     out
 }
 
-/// A CA and a card personalised for `service`.
-pub struct Card {
+/// A development CA with the test organisation registered (head [`HEAD`]).
+pub struct Lab {
     /// The temporary directory.
     pub dir: TempDir,
-    /// The card image.
-    pub img: String,
     /// The CA directory.
     pub ca: String,
-    /// Expiry of the Citizen signing certificate.
-    pub expiry: i64,
 }
 
-impl Card {
-    /// A card personalised with `--service service`.
-    pub fn new(service: &str) -> Self {
+impl Lab {
+    /// A CA and its register of organisations.
+    pub fn new() -> Self {
         let dir = TempDir::new().unwrap();
         let ca = dir.path().join("ca").display().to_string();
-        let img = dir.path().join("card.img").display().to_string();
         asan(&["ca", "init", &ca]).ok();
+        asan(&[
+            "ca", "org", "add", &ca, "--voen", VOEN, "--name", ORG, "--head", HEAD,
+        ])
+        .ok();
+        Self { dir, ca }
+    }
+
+    /// A file in the temporary directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A card `name` personalised for `service` with the FIN `fin`.
+    pub fn card(&self, name: &str, service: &str, fin: &str) -> Card {
+        let img = self.file(&format!("{name}.img")).display().to_string();
+        let notice = self.file(&format!("{name}-notice.json"));
+        let notice_arg = notice.display().to_string();
         let mut args = vec![
             "--virtual",
             &img,
@@ -98,17 +120,27 @@ impl Card {
             "--service",
             service,
             "--ca",
-            &ca,
+            &self.ca,
         ];
-        args.extend(["--name", "Əli Məmmədov", "--id", "7GH2K4P"]);
+        args.extend([
+            "--name",
+            "Əli Məmmədov",
+            "--id",
+            fin,
+            "--notice",
+            &notice_arg,
+        ]);
         if service != "citizen" {
-            args.extend(["--org", "Test MMC", "--voen", VOEN]);
+            args.extend(["--org", ORG, "--voen", VOEN]);
         }
         asan(&args).ok();
-        let mut card = Self {
-            dir,
+        let notice: Value = serde_json::from_slice(&std::fs::read(&notice).unwrap()).unwrap();
+        let mut card = Card {
             img,
-            ca,
+            ca: self.ca.clone(),
+            dir: self.dir.path().to_path_buf(),
+            user_id: notice["user_id"].as_str().unwrap().to_owned(),
+            serial: notice["serial"].as_str().unwrap().to_owned(),
             expiry: 0,
         };
         let check = card.run(&["--json", "renew", "check"]).json();
@@ -123,6 +155,41 @@ impl Card {
         card
     }
 
+    /// `asan --json ca review CA FILE --now T [more]`.
+    pub fn review(&self, file: &Path, at: i64, more: &[&str]) -> Out {
+        let path = file.display().to_string();
+        let now = format_time(at);
+        let mut args = vec!["--json", "ca", "review", &self.ca, &path, "--now", &now];
+        args.extend(more);
+        asan(&args)
+    }
+}
+
+/// A personalised virtual card of a [`Lab`].
+pub struct Card {
+    /// The card image.
+    pub img: String,
+    /// The CA directory.
+    pub ca: String,
+    /// The lab's directory.
+    pub dir: PathBuf,
+    /// The User ID of its activation notice.
+    pub user_id: String,
+    /// The card serial.
+    pub serial: String,
+    /// Expiry of the Citizen signing certificate.
+    pub expiry: i64,
+}
+
+impl Card {
+    /// A lab with the organisation registered and one card for `service`
+    /// whose holder is the registered head when `service` is not citizen.
+    pub fn new(service: &str) -> (Lab, Self) {
+        let lab = Lab::new();
+        let card = lab.card("card", service, HEAD);
+        (lab, card)
+    }
+
     /// `asan --virtual IMG …`.
     pub fn run(&self, args: &[&str]) -> Out {
         let mut all = vec!["--virtual", self.img.as_str()];
@@ -130,13 +197,20 @@ impl Card {
         asan(&all)
     }
 
-    /// A file in the temporary directory.
+    /// A file in the lab's directory.
     pub fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.dir.join(name)
     }
 
-    /// `asan renew request … --now T -o FILE`.
+    /// `asan renew request --user-id ID … --now T -o FILE`.
     pub fn request(&self, at: i64, file: &str, args: &[&str]) -> Out {
+        let mut all = vec!["--user-id", self.user_id.as_str()];
+        all.extend(args);
+        self.request_raw(at, file, &all)
+    }
+
+    /// `asan renew request … --now T -o FILE` as given.
+    pub fn request_raw(&self, at: i64, file: &str, args: &[&str]) -> Out {
         let now = format_time(at);
         let out = self.file(file).display().to_string();
         let mut all = vec!["renew", "request", "--now", &now, "-o", &out];
@@ -144,87 +218,11 @@ impl Card {
         self.run(&all)
     }
 
-    /// `asan --json ca review CA FILE --now T`.
-    pub fn review(&self, file: &str, at: i64) -> Out {
-        let path = self.file(file).display().to_string();
-        asan(&[
-            "--json",
-            "ca",
-            "review",
-            &self.ca,
-            &path,
-            "--now",
-            &format_time(at),
-        ])
+    /// `asan renew approve|cancel APP --now T -o OUT` on this card.
+    pub fn decide(&self, verb: &str, app: &str, at: i64, out: &str) -> Out {
+        let now = format_time(at);
+        let app = self.file(app).display().to_string();
+        let out = self.file(out).display().to_string();
+        self.run(&["renew", verb, &app, "--now", &now, "-o", &out])
     }
-}
-
-/// An application made with the library: signed at `signed_at` with a
-/// software key whose Citizen `usage` certificate starts at `start`.
-pub fn crafted(
-    card: &Card,
-    start: i64,
-    signed_at: i64,
-    usage: KeyUsage,
-    list_signer: bool,
-) -> PathBuf {
-    let ca = DevCa::load(Path::new(&card.ca)).unwrap();
-    let mut key = SoftwareSigner::generate().unwrap();
-    let info = SubjectInfo {
-        name: "Test".into(),
-        id: "7GH2K4P".into(),
-        organisation: None,
-        voen: None,
-    };
-    let csr = build_csr(
-        subject_name(CertificateProfile::Citizen, &info).unwrap(),
-        &mut key,
-    )
-    .unwrap();
-    let cert = ca
-        .issue(
-            &csr,
-            CertificateProfile::Citizen,
-            usage,
-            to_system_time(start),
-        )
-        .unwrap();
-    let parsed = asan_host::cert::parse(&cert).unwrap();
-    let usage_name = if usage == KeyUsage::Signing {
-        "sign"
-    } else {
-        "auth"
-    };
-    let body = ApplicationBody {
-        version: 1,
-        serial: "0011223344556677".into(),
-        service: "citizen".into(),
-        requested_profiles: vec!["citizen".into()],
-        current_certificates: if list_signer {
-            vec![CurrentCertificate::of(
-                "citizen", usage_name, &cert, &parsed,
-            )]
-        } else {
-            vec![]
-        },
-        contact: Contact::Phone("+994501234567".into()),
-        voen: None,
-        head_of_organisation: true,
-        created: format_time(signed_at),
-    };
-    let bytes = body.to_bytes();
-    let digest = digest_reader(&mut bytes.as_slice()).unwrap();
-    let opts = SignOptions {
-        chain: vec![],
-        signing_time: to_system_time(signed_at),
-        signing_time_attribute: true,
-        attached: Some(bytes),
-        timestamp: None,
-    };
-    let signed = sign_detached(&digest, &cert, &mut key, &opts).unwrap();
-    let path = card.file(&format!(
-        "crafted-{start}-{signed_at}-{usage_name}-{list_signer}.p7s"
-    ));
-    std::fs::write(&path, signed).unwrap();
-    path
 }

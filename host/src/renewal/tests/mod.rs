@@ -17,32 +17,55 @@ fn signer() -> Validity {
     }
 }
 
+fn org() -> OrganisationData {
+    OrganisationData {
+        name: "Nümunə MMC".into(),
+        position: "mühasib".into(),
+        unit: Some("maliyyə şöbəsi".into()),
+        seal_text: None,
+        signing_permissions: vec!["e-taxes".into()],
+    }
+}
+
 fn request(
     service: ServiceType,
     requested: &[asan_applet::CertificateProfile],
     head: bool,
 ) -> Request {
+    let requested = ProfileSet::of(requested);
     Request {
         service,
         current: ProfileSet::allowed_by(service),
-        requested: ProfileSet::of(requested),
+        requested,
         signer: signer(),
         service_expires: EXPIRY,
         contact: Some(Contact::Phone("+994501234567".into())),
         voen: Some(VOEN.into()),
         head_of_organisation: head,
+        user_id: Some("123456".into()),
+        number: NumberKind::Personal,
+        organisation: requested.has_organisation().then(org),
     }
 }
 
-/// A received application, submitted 30 days before expiry.
+/// The first second of the window: 00:00 Baku time, 30 days before the
+/// expiry date.
+fn opens() -> i64 {
+    baku::window_opens(EXPIRY, 30)
+}
+
+/// An application sent when the window opens; received by the centre at
+/// once unless it waits for the head's approval.
 fn received(
     service: ServiceType,
     requested: &[asan_applet::CertificateProfile],
     head: bool,
 ) -> Application {
-    let t = EXPIRY - 30 * DAY;
+    let t = opens();
     let mut app = Application::submit(request(service, requested, head), t).unwrap();
-    app.receive(t).unwrap();
+    if app.power_of_attorney().is_none() {
+        app.receive(t).unwrap();
+    }
     app
 }
 
@@ -57,6 +80,13 @@ fn cancelled_by(app: &Application) -> Option<Rule> {
 fn the_window_at_its_boundaries() {
     use Closed::*;
     let v = signer();
+    // EXPIRY is 2030-03-17T17:46:40Z, 21:46:40 in Baku on 17 March: the
+    // window opens at 00:00 Baku time on 15 February (14 Feb 20:00 UTC),
+    // computed by hand (`date -u -d 2030-02-14T20:00:00Z +%s`), not by the
+    // code under test.
+    const OPENS: i64 = 1_897_329_600;
+    assert_eq!(opens(), OPENS);
+    assert_eq!(format_baku(OPENS), "2030-02-15T00:00:00+04:00");
     let table: [(&str, i64, Option<Closed>); 9] = [
         (
             "not yet valid by one second",
@@ -64,23 +94,32 @@ fn the_window_at_its_boundaries() {
             Some(NotYetValid),
         ),
         ("first second of validity", v.not_before, Some(TooEarly)),
-        ("31 days before expiry", EXPIRY - 31 * DAY, Some(TooEarly)),
         (
-            "30 days and 1 s before expiry",
-            EXPIRY - 30 * DAY - 1,
+            "23:59:59 Baku, 31 days before the expiry date",
+            OPENS - 1,
             Some(TooEarly),
         ),
-        ("30 days before expiry", EXPIRY - 30 * DAY, None),
-        ("29 days before expiry", EXPIRY - 29 * DAY, None),
+        ("00:00 Baku, 30 days before the expiry date", OPENS, None),
+        (
+            "30 days before expiry to the second",
+            EXPIRY - 30 * DAY,
+            None,
+        ),
+        (
+            "31 days before expiry to the second",
+            EXPIRY - 31 * DAY,
+            Some(TooEarly),
+        ),
         ("last second", EXPIRY - 1, None),
         ("exactly at not_after", EXPIRY, Some(Expired)),
         ("expired by one second", EXPIRY + 1, Some(Expired)),
     ];
     for (what, now, closed) in table {
         let w = Window::at(v, now);
-        assert_eq!(w.closed, closed, "{what}");
-        assert_eq!((w.opens, w.closes), (EXPIRY - 30 * DAY, EXPIRY), "{what}");
-        assert_eq!(w.is_open(), w.reason().is_none(), "{what}");
+        assert_eq!(w.closed, closed, "{what}: {}", format_both(now));
+        assert_eq!((w.opens, w.closes), (OPENS, EXPIRY), "{what}");
+        assert_eq!(w.is_open(), closed.is_none(), "{what}");
+        assert_eq!(w.reason().is_none(), closed.is_none(), "{what}");
         let submitted = Application::submit(request(ServiceType::Citizen, &[C], true), now);
         match closed {
             None => assert!(submitted.is_ok(), "{what}"),
@@ -89,7 +128,7 @@ fn the_window_at_its_boundaries() {
                 assert_eq!(e.rule, c.rule(), "{what}");
                 assert_eq!(e.rule.step(), "3.1 step 8 note", "{what}");
                 let needle = match c {
-                    TooEarly => "opens on 2030-02-15T17:46:40Z",
+                    TooEarly => "opens on 2030-02-15T00:00:00+04:00 (2030-02-14T20:00:00Z)",
                     Expired => "visit in person",
                     NotYetValid => "not yet valid",
                 };
@@ -161,11 +200,19 @@ fn every_profile_move_of_every_service_type() {
         match (got, expected) {
             (Ok(m), Ok(to)) => {
                 assert_eq!(m.to, to, "{what}");
-                assert_eq!(
-                    m.renewed,
-                    ProfileSet::of(&requested).minus(m.added),
-                    "{what}"
-                );
+                // Renewed: the requested certificates the card already
+                // holds, by the service's profiles written out here.
+                let holds = match service {
+                    SC => vec![C],
+                    SB => vec![C, B],
+                    SG => vec![C, G],
+                };
+                let renewed: Vec<_> = requested
+                    .iter()
+                    .copied()
+                    .filter(|p| holds.contains(p))
+                    .collect();
+                assert_eq!(m.renewed, ProfileSet::of(&renewed), "{what}");
                 assert!(m.to.allows(C), "{what}");
             }
             (Err(r), Err(rule)) => {
@@ -309,6 +356,77 @@ fn contact_and_voen_are_checked_at_submission() {
             },
             None,
         ),
+        (
+            "corporate number without VÖEN",
+            Request {
+                voen: None,
+                number: NumberKind::Corporate,
+                ..request(ServiceType::Citizen, &[C], true)
+            },
+            Some(Rule::CorporateNumber),
+        ),
+        (
+            "corporate number with VÖEN",
+            Request {
+                number: NumberKind::Corporate,
+                ..request(ServiceType::Citizen, &[C], true)
+            },
+            None,
+        ),
+        (
+            "Business without organisation data",
+            Request {
+                organisation: None,
+                ..base.clone()
+            },
+            Some(Rule::OrganisationData),
+        ),
+        (
+            "Business without a position",
+            Request {
+                organisation: Some(OrganisationData {
+                    position: " ".into(),
+                    ..org()
+                }),
+                ..base.clone()
+            },
+            Some(Rule::OrganisationData),
+        ),
+        (
+            "Business without signing permissions",
+            Request {
+                organisation: Some(OrganisationData {
+                    signing_permissions: vec![],
+                    ..org()
+                }),
+                ..base.clone()
+            },
+            Some(Rule::OrganisationData),
+        ),
+        (
+            "Citizen with organisation data",
+            Request {
+                organisation: Some(org()),
+                ..request(ServiceType::Citizen, &[C], true)
+            },
+            Some(Rule::OrganisationData),
+        ),
+        (
+            "no User ID",
+            Request {
+                user_id: None,
+                ..base.clone()
+            },
+            Some(Rule::UserId),
+        ),
+        (
+            "a 5-digit User ID",
+            Request {
+                user_id: Some("12345".into()),
+                ..base.clone()
+            },
+            Some(Rule::UserId),
+        ),
     ];
     for (what, req, refused) in cases {
         let got = Application::submit(req, t).map(|_| ()).map_err(|e| e.rule);
@@ -316,4 +434,5 @@ fn contact_and_voen_are_checked_at_submission() {
     }
 }
 
+mod baku_days;
 mod states;

@@ -1,32 +1,42 @@
-//! The state machine: power of attorney, service prolongation, issue.
+//! The state machine: the order of the steps, the power of attorney,
+//! service prolongation, issue.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use asan_applet::CertificateProfile::{Business as B, Citizen as C, Governmental as G};
 use asan_applet::ServiceType;
 
-use super::{EXPIRY, VOEN, cancelled_by, received, request};
+use super::{EXPIRY, VOEN, cancelled_by, opens, received, request};
 use crate::renewal::*;
 
+/// The last second of the 30th calendar day (Baku) after the day of `t`.
+fn day_30_ends(t: i64) -> i64 {
+    baku::last_second_of_day_after(t, 30)
+}
+
 #[test]
-fn power_of_attorney_day_30_and_31() {
-    let t = EXPIRY - 30 * DAY;
+fn power_of_attorney_until_the_end_of_day_30() {
+    let t = opens();
+    let end = day_30_ends(t);
+    assert_eq!(format_baku(end), "2030-03-17T23:59:59+04:00");
     // (approved at, still approvable?)
     let table = [
         (t, true),
         (t + 29 * DAY, true),
         (t + 30 * DAY, true),
-        (t + 30 * DAY + 1, false),
+        (end, true),
+        (end + 1, false),
         (t + 31 * DAY, false),
     ];
     for (service, profile) in [(ServiceType::Business, B), (ServiceType::Governmental, G)] {
         for (at, ok) in table {
+            let what = format_both(at);
             let mut app = received(service, &[C, profile], false);
             assert_eq!(app.state(), &State::AwaitingPowerOfAttorney);
-            assert_eq!(app.power_of_attorney().unwrap().deadline, t + 30 * DAY);
+            assert_eq!(app.power_of_attorney().unwrap().deadline, end);
             let r = app.approve_power_of_attorney(VOEN, at);
             if ok {
-                assert!(r.is_ok(), "day {}: {r:?}", (at - t) / DAY);
-                assert_ne!(app.state(), &State::AwaitingPowerOfAttorney);
+                assert!(r.is_ok(), "{what}: {r:?}");
+                assert_eq!(app.state(), &State::Submitted, "{what}: sent to the centre");
             } else {
                 let e = r.unwrap_err();
                 assert_eq!(e.rule, Rule::PowerOfAttorneyDeadline, "{e}");
@@ -36,24 +46,22 @@ fn power_of_attorney_day_30_and_31() {
             // Time passing alone cancels as well.
             let mut idle = received(service, &[C, profile], false);
             idle.tick(at);
-            assert_eq!(
-                cancelled_by(&idle).is_none(),
-                ok,
-                "tick at day {}",
-                (at - t) / DAY
-            );
+            assert_eq!(cancelled_by(&idle).is_none(), ok, "tick at {what}");
         }
     }
 }
 
 #[test]
-fn service_lapsed_30_and_31_days() {
+fn service_prolonged_until_the_end_of_day_30_after_expiry() {
+    let end = day_30_ends(EXPIRY);
+    assert_eq!(format_baku(end), "2030-04-16T23:59:59+04:00");
     // (prolonged at, accepted?)
     let table = [
         (EXPIRY, true),
         (EXPIRY + 29 * DAY, true),
         (EXPIRY + 30 * DAY, true),
-        (EXPIRY + 30 * DAY + 1, false),
+        (end, true),
+        (end + 1, false),
         (EXPIRY + 31 * DAY, false),
     ];
     for (at, ok) in table {
@@ -63,7 +71,7 @@ fn service_lapsed_30_and_31_days() {
         assert_eq!(app.state(), &State::Processing);
         app.tick(EXPIRY);
         assert_eq!(app.state(), &State::AwaitingServiceProlongation);
-        let r = app.service_prolonged(at);
+        let r = app.service_prolonged(at, ServiceType::Citizen);
         if ok {
             assert!(r.is_ok(), "{r:?}");
             assert_eq!(app.state(), &State::Processing);
@@ -77,21 +85,26 @@ fn service_lapsed_30_and_31_days() {
         }
         let mut idle = received(ServiceType::Citizen, &[C], true);
         idle.tick(at);
-        assert_eq!(cancelled_by(&idle).is_none(), ok);
+        assert_eq!(cancelled_by(&idle).is_none(), ok, "{}", format_both(at));
     }
 }
 
 #[test]
 fn the_service_is_prolonged_after_it_lapses_and_only_once() {
     let mut app = received(ServiceType::Citizen, &[C], true);
-    let e = app.service_prolonged(EXPIRY - 1).unwrap_err();
+    let e = app
+        .service_prolonged(EXPIRY - 1, ServiceType::Citizen)
+        .unwrap_err();
     assert_eq!(e.rule, Rule::ProlongAfterLapse);
     assert_eq!(app.state(), &State::Processing);
     let e = app.issue(EXPIRY - 1).unwrap_err();
     assert_eq!(e.rule, Rule::ProcessAfterProlongation);
-    app.service_prolonged(EXPIRY + DAY).unwrap();
+    app.service_prolonged(EXPIRY + DAY, ServiceType::Citizen)
+        .unwrap();
     assert_eq!(
-        app.service_prolonged(EXPIRY + DAY).unwrap_err().rule,
+        app.service_prolonged(EXPIRY + DAY, ServiceType::Citizen)
+            .unwrap_err()
+            .rule,
         Rule::ProlongAfterLapse
     );
     app.issue(EXPIRY + 2 * DAY).unwrap();
@@ -110,8 +123,39 @@ fn the_service_is_prolonged_after_it_lapses_and_only_once() {
 }
 
 #[test]
+fn only_the_profiles_the_prolonged_service_type_allows_are_issued() {
+    // (prolonged as, issued, a note on what is not)
+    let table = [
+        (ServiceType::Business, vec![C, B], false),
+        (ServiceType::Citizen, vec![C], true),
+        (ServiceType::Governmental, vec![C], true),
+    ];
+    for (service, issued, note) in table {
+        let t = opens();
+        let mut app =
+            Application::submit(request(ServiceType::Business, &[C, B], true), t).unwrap();
+        app.receive(t).unwrap();
+        app.service_prolonged(EXPIRY + DAY, service).unwrap();
+        assert_eq!(app.prolonged_as(), Some(service));
+        assert_eq!(app.issue(EXPIRY + DAY).unwrap(), ProfileSet::of(&issued));
+        assert_eq!(app.issued(), Some(ProfileSet::of(&issued)));
+        assert_eq!(app.not_issued().is_some(), note, "{service:?}");
+        if let Some(n) = app.not_issued() {
+            assert!(
+                n.contains("Business not issued") && n.contains(sms_keyword(service)),
+                "{n}"
+            );
+        }
+    }
+    assert_eq!(service_from_sms("biznes"), Some(ServiceType::Business));
+    assert_eq!(service_from_sms("ferdi"), Some(ServiceType::Citizen));
+    assert_eq!(service_from_sms("dovlet"), Some(ServiceType::Governmental));
+    assert_eq!(service_from_sms("business"), None);
+}
+
+#[test]
 fn the_head_approves_or_cancels_but_does_not_edit() {
-    let t = EXPIRY - 30 * DAY;
+    let t = opens();
     let mut app = received(ServiceType::Business, &[C, B], false);
     let e = app.edit_power_of_attorney(VOEN, t + DAY).unwrap_err();
     assert_eq!(
@@ -126,6 +170,8 @@ fn the_head_approves_or_cancels_but_does_not_edit() {
     assert!(e.reason.contains(VOEN), "{e}");
     let e = app.issue(t + DAY).unwrap_err();
     assert_eq!(e.rule, Rule::PowerOfAttorney);
+    let e = app.approve_power_of_attorney(VOEN, t - 1).unwrap_err();
+    assert!(e.reason.contains("before the application was sent"), "{e}");
     app.cancel_power_of_attorney(VOEN, t + 2 * DAY).unwrap();
     assert_eq!(cancelled_by(&app), Some(Rule::HeadApprovesOrCancels));
     let e = app
@@ -133,12 +179,33 @@ fn the_head_approves_or_cancels_but_does_not_edit() {
         .unwrap_err();
     assert!(e.reason.starts_with("the application is cancelled"), "{e}");
 
-    // Approved before the service lapses: processing; approving twice is refused.
+    // Approved: sent to the centre; approving twice is refused.
     let mut app = received(ServiceType::Business, &[C, B], false);
     app.approve_power_of_attorney(VOEN, t + DAY).unwrap();
-    assert_eq!(app.state(), &State::Processing);
+    assert_eq!(app.state(), &State::Submitted);
     let e = app.approve_power_of_attorney(VOEN, t + DAY).unwrap_err();
     assert_eq!(e.rule, Rule::HeadApprovesOrCancels);
+    app.receive(t + DAY).unwrap();
+    assert_eq!(app.state(), &State::Processing);
+}
+
+#[test]
+fn a_non_heads_application_reaches_the_centre_only_after_approval() {
+    let t = opens();
+    let mut app = received(ServiceType::Business, &[C, B], false);
+    let e = app.receive(t + DAY).unwrap_err();
+    assert_eq!(e.rule, Rule::PowerOfAttorney);
+    assert!(e.reason.contains("3.2.2 steps 9-14"), "{e}");
+    assert_eq!(app.state(), &State::AwaitingPowerOfAttorney);
+    assert_eq!(app.received(), None);
+    app.approve_power_of_attorney(VOEN, t + 2 * DAY).unwrap();
+    app.receive(t + 3 * DAY).unwrap();
+    assert_eq!(app.received(), Some(t + 3 * DAY));
+    let names: Vec<&str> = app.history().iter().map(|(_, s)| s.name()).collect();
+    assert_eq!(
+        names,
+        ["awaiting_power_of_attorney", "submitted", "processing"]
+    );
 }
 
 #[test]
@@ -179,10 +246,11 @@ fn who_needs_a_power_of_attorney() {
 fn prolonged_while_the_head_has_not_approved_yet() {
     let t = EXPIRY - 10 * DAY;
     let mut app = Application::submit(request(ServiceType::Business, &[C, B], false), t).unwrap();
-    app.receive(t).unwrap();
-    app.service_prolonged(EXPIRY + DAY).unwrap();
+    app.service_prolonged(EXPIRY + DAY, ServiceType::Business)
+        .unwrap();
     assert_eq!(app.state(), &State::AwaitingPowerOfAttorney);
     app.approve_power_of_attorney(VOEN, t + 30 * DAY).unwrap();
+    app.receive(t + 30 * DAY).unwrap();
     assert_eq!(app.state(), &State::Processing);
     app.issue(t + 30 * DAY).unwrap();
 }
@@ -193,11 +261,13 @@ fn the_earlier_deadline_cancels() {
     app.tick(EXPIRY + 100 * DAY);
     assert_eq!(cancelled_by(&app), Some(Rule::PowerOfAttorneyDeadline));
     app.tick(EXPIRY + 200 * DAY);
-    assert_eq!(app.history().len(), 3, "{:?}", app.history());
+    assert_eq!(app.history().len(), 2, "{:?}", app.history());
 }
 
+/// Regression (issue 15): an application sent while the certificate was
+/// valid is not cancelled because the centre received it after expiry.
 #[test]
-fn received_after_expiry_or_twice() {
+fn received_after_expiry_is_not_cancelled() {
     let t = EXPIRY - DAY;
     let mut app = Application::submit(request(ServiceType::Citizen, &[C], true), t).unwrap();
     let e = app.issue(t).unwrap_err();
@@ -205,9 +275,12 @@ fn received_after_expiry_or_twice() {
     let e = app.receive(t - 1).unwrap_err();
     assert_eq!(e.rule, Rule::SentForProcessing);
     assert_eq!(app.state(), &State::Submitted);
-    let e = app.receive(EXPIRY + 1).unwrap_err();
-    assert_eq!(e.rule, Rule::CertificateActive);
-    assert_eq!(cancelled_by(&app), Some(Rule::CertificateActive));
+    app.receive(EXPIRY + 1).unwrap();
+    assert_eq!(app.state(), &State::AwaitingServiceProlongation);
+    assert_eq!(cancelled_by(&app), None);
+    app.service_prolonged(EXPIRY + 2, ServiceType::Citizen)
+        .unwrap();
+    app.issue(EXPIRY + 3).unwrap();
 
     let mut app = Application::submit(request(ServiceType::Citizen, &[C], true), t).unwrap();
     app.receive(EXPIRY - 1).unwrap();

@@ -216,6 +216,40 @@ impl DevCa {
         self.sign_leaf(entity, &public_key, not_before)
     }
 
+    /// Issues a new certificate for the key and subject of `previous` (one
+    /// this CA issued, DER): the centre prolonging a subscriber's
+    /// certificate online keeps the key on the SIM card and renews its
+    /// certificate. The subject is checked against `profile` again; valid
+    /// from `not_before` for 1095 days, a new serial number, the same
+    /// extensions as [`DevCa::issue`].
+    pub fn reissue(
+        &self,
+        previous: &[u8],
+        profile: CertificateProfile,
+        usage: KeyUsage,
+        not_before: SystemTime,
+    ) -> Result<Vec<u8>> {
+        let old = crate::cert::parse(previous)?;
+        let subject = old.tbs_certificate().subject().clone();
+        check_subject(profile, &subject)?;
+        let public_key = p256::PublicKey::from_sec1_bytes(&crate::cert::public_key_bytes(&old))
+            .map_err(|e| cert_error("the previous certificate's key is not a P-256 key", e))?;
+        let issuer = self.root.tbs_certificate().subject().clone();
+        let extra = vec![
+            crl_distribution_point(&self.crl_url, &subject)?,
+            certificate_policies(profile)?,
+        ];
+        let entity = IssuedByDevCa {
+            end_entity: EndEntity {
+                issuer,
+                subject,
+                usage,
+            },
+            extra,
+        };
+        self.sign_leaf(entity, &public_key, not_before)
+    }
+
     /// Signs a leaf certificate of `profile` for `public_key`, valid from
     /// `not_before` for [`LEAF_VALIDITY_DAYS`] (refused when it would
     /// outlive the root), with a random serial; writes a copy to

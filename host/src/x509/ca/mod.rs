@@ -9,12 +9,19 @@
 //! DIR/ca.json           settings (the CRL URL); absent: defaults
 //! DIR/revocations.json  the revocation register; absent: nothing revoked yet
 //! DIR/root.crl          the CRL `asan ca crl DIR` writes by default
-//! DIR/.lock             serialises changes to the register
+//! DIR/organisations.json the register of organisations and their heads
+//! DIR/notices/<SERIAL>.json  each activated card: User ID, service, certificates (0600)
+//! DIR/applications.jsonl the journal of renewal applications (hash-chained, 0600)
+//! DIR/.lock             serialises changes to the registers
+//! DIR/.reviews.lock     serialises reviews of renewal applications
 //! ```
 
 mod config;
 mod crl;
 mod issue;
+mod journal;
+mod notices;
+mod organisations;
 mod register;
 mod revoke;
 mod store;
@@ -37,9 +44,17 @@ use x509_cert::spki::SubjectPublicKeyInfoOwned;
 pub use config::{CA_CONFIG_FILE, CaConfig, check_crl_url};
 pub use crl::{CRL_FILE, DEFAULT_CRL_DAYS, IssuedCrl, MAX_CRL_DAYS};
 pub use issue::{EndEntity, LEAF_VALIDITY_DAYS};
+pub use journal::{JOURNAL_FILE, ReviewsLock, journal_records};
+pub use notices::{
+    ActivatedCertificate, CardRecord, NOTICE_TITLE, NOTICES_DIR, SERVICE_TERM, ServicePeriod,
+    card_record, card_records, normalise_serial,
+};
+pub use organisations::{
+    ORGANISATIONS_FILE, Organisation, check_organisation, registered_organisations,
+};
 pub use register::{REVOCATIONS_FILE, Revocation, RevocationReason};
 pub use revoke::registered_revocations;
-pub(crate) use store::io_error;
+pub(crate) use store::{io_error, write_atomic};
 
 use super::cert_error;
 use super::subject::ca_name;

@@ -74,6 +74,11 @@ impl StagedFile {
     /// syncs it. Fails (with nothing left behind) when the directory does not
     /// exist or cannot be written.
     pub(crate) fn write(path: &Path, contents: &[u8]) -> Result<Self> {
+        Self::write_with_mode(path, contents, false)
+    }
+
+    /// [`StagedFile::write`] with mode 0600 when `private`.
+    pub(crate) fn write_with_mode(path: &Path, contents: &[u8], private: bool) -> Result<Self> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -81,7 +86,7 @@ impl StagedFile {
         let mut nonce = [0u8; 8];
         crate::x509::random_bytes(&mut nonce)?;
         let temp = parent_dir(path).join(format!(".{name}.{}.tmp", hex::encode(nonce)));
-        let mut file = create_options(false)
+        let mut file = create_options(private)
             .open(&temp)
             .map_err(|source| Error::Io {
                 path: path.display().to_string(),
@@ -121,6 +126,17 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     StagedFile::write(path, contents)?.commit()
 }
 
+/// [`write_atomic`] for a file that holds secrets: mode 0600.
+pub(crate) fn write_atomic_private(path: &Path, contents: &[u8]) -> Result<()> {
+    StagedFile::write_with_mode(path, contents, true)?.commit()
+}
+
+/// Makes a new directory entry in `dir` (a file created, renamed or
+/// removed) durable.
+pub(crate) fn sync_directory(dir: &Path) -> Result<()> {
+    sync_dir(dir)
+}
+
 /// An exclusive lock on the CA directory's lock file, released when
 /// dropped. Held while the revocation register is read, changed and
 /// written, so two `asan ca` processes never lose each other's revocations
@@ -132,7 +148,12 @@ pub(crate) struct DirLock {
 impl DirLock {
     /// Waits for the lock on `dir`.
     pub(crate) fn acquire(dir: &Path) -> Result<Self> {
-        let path = dir.join(LOCK_FILE);
+        Self::acquire_file(dir, LOCK_FILE)
+    }
+
+    /// Waits for the lock of the lock file `name` in `dir`.
+    pub(crate) fn acquire_file(dir: &Path, name: &str) -> Result<Self> {
+        let path = dir.join(name);
         let file = OpenOptions::new()
             .write(true)
             .create(true)
