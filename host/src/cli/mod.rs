@@ -4,6 +4,7 @@
 //! [`Error::exit_code`](crate::Error::exit_code).
 
 mod ca;
+mod cache;
 mod card_info;
 mod demo;
 mod documents;

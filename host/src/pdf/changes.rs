@@ -3,7 +3,7 @@
 //! signature, a form fill, validation data (DSS), metadata, an annotation,
 //! or an unknown change.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -89,9 +89,10 @@ pub fn classify(pdf: &PdfFile, rev: usize) -> std::result::Result<Vec<Change>, P
     let acro_ref = catalog.reference("AcroForm");
     let pages = pdf.pages(rev)?;
     let page_refs: HashSet<ObjRef> = pages.iter().map(|(r, _)| *r).collect();
-    let annot_arrays: HashSet<u32> = pages
+    // The annotation arrays that are objects of their own, by page.
+    let annot_arrays: HashMap<u32, u32> = pages
         .iter()
-        .filter_map(|(_, p)| p.reference("Annots").map(|r| r.num))
+        .filter_map(|(page, p)| p.reference("Annots").map(|r| (r.num, page.num)))
         .collect();
     let fields_array = acro_ref
         .and_then(|r| pdf.resolve(r, rev).ok())
@@ -174,9 +175,7 @@ pub fn classify(pdf: &PdfFile, rev: usize) -> std::result::Result<Vec<Change>, P
                 }
             }
             _ if Some(r.num) == acro_ref.map(|a| a.num) => ("form fill", "the AcroForm".into()),
-            (Object::Dict(a), Object::Dict(b))
-                if page_refs.contains(&r) || page_refs.iter().any(|p| p.num == num) =>
-            {
+            (Object::Dict(a), Object::Dict(b)) if page_refs.iter().any(|p| p.num == num) => {
                 if a.without(&["Annots"]) != b.without(&["Annots"]) {
                     (
                         "unknown change",
@@ -186,13 +185,15 @@ pub fn classify(pdf: &PdfFile, rev: usize) -> std::result::Result<Vec<Change>, P
                     annots_change(pdf, rev, a.get("Annots"), b.get("Annots"), num)?
                 }
             }
-            (Object::Array(a), Object::Array(b)) if annot_arrays.contains(&num) => annots_change(
-                pdf,
-                rev,
-                Some(&Object::Array(a.clone())),
-                Some(&Object::Array(b.clone())),
-                num,
-            )?,
+            (Object::Array(a), Object::Array(b)) if annot_arrays.contains_key(&num) => {
+                annots_change(
+                    pdf,
+                    rev,
+                    Some(&Object::Array(a.clone())),
+                    Some(&Object::Array(b.clone())),
+                    annot_arrays.get(&num).copied().unwrap_or(num),
+                )?
+            }
             (Object::Array(a), Object::Array(b)) if Some(num) == fields_array => {
                 if b.iter().all(|f| a.contains(f)) {
                     ("form fill", "fields added to the form".into())

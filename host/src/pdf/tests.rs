@@ -421,3 +421,228 @@ fn what_each_docmdp_permission_allows() {
         assert_eq!(found, expected, "{kind}");
     }
 }
+
+/// [`form`] with the AcroForm, its /Fields and the page's /Annots as
+/// objects of their own (11, 12, 13).
+fn indirect_form() -> Vec<u8> {
+    minimal(&[
+        (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm 11 0 R >>"),
+        (2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
+        (
+            3,
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Annots 13 0 R >>",
+        ),
+        (4, "<< /Length 8 >>\nstream\nBT 1 Tf\nendstream"),
+        (
+            5,
+            "<< /Type /Annot /Subtype /Widget /FT /Tx /T (name) /V () /Rect [10 10 200 30] /P 3 0 R >>",
+        ),
+        (6, "<< /Producer (test) >>"),
+        (11, "<< /Fields 12 0 R /DA (/Helv 0 Tf 0 g) >>"),
+        (12, "[5 0 R]"),
+        (13, "[5 0 R]"),
+    ])
+}
+
+#[test]
+fn changes_through_indirect_form_objects_are_told_apart_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let base = signed(d, &indirect_form());
+    // The signature's own update rewrote the objects, not the catalog.
+    let pdf = PdfFile::open(&write(d, "s.pdf", &base)).unwrap();
+    let rewritten: Vec<u32> = pdf.sections[1].entries.keys().copied().collect();
+    assert!(rewritten.contains(&11) && rewritten.contains(&12) && rewritten.contains(&13));
+    assert!(
+        !rewritten.contains(&1) && !rewritten.contains(&3),
+        "{rewritten:?}"
+    );
+    let changes = changes::classify(&pdf, 1).unwrap();
+    assert_eq!(changes[0].kind, "signature", "{changes:?}");
+    assert_eq!(changes[0].revision, 2);
+    // The signature's widget is 15 (size 14: signature 14, widget 15).
+    // Objects written again, the kind found, words of its detail.
+    type Case<'a> = (Vec<(u32, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec![(
+                11,
+                "<< /Fields 12 0 R /DA (/Helv 10 Tf 0 g) /NeedAppearances true >>",
+            )],
+            "form fill",
+            "the AcroForm",
+        ),
+        (
+            vec![
+                (12, "[5 0 R 15 0 R 20 0 R]"),
+                (20, "<< /FT /Tx /T (more) >>"),
+            ],
+            "form fill",
+            "fields added to the form",
+        ),
+        (
+            vec![(12, "[15 0 R]")],
+            "unknown change",
+            "form fields removed",
+        ),
+        (
+            vec![
+                (13, "[5 0 R 15 0 R 21 0 R]"),
+                (21, "<< /Type /Annot /Subtype /Square /Rect [0 0 9 9] >>"),
+            ],
+            "annotation",
+            "annotation 21 added",
+        ),
+        (
+            vec![
+                (13, "[5 0 R 15 0 R 22 0 R]"),
+                (22, "<< /Type /Annot /Subtype /Widget /Rect [0 0 9 9] >>"),
+            ],
+            "form fill",
+            "widgets added to page object 3",
+        ),
+        (
+            vec![(13, "[5 0 R]")],
+            "unknown change",
+            "annotations removed from page object 3",
+        ),
+        // The catalog gains a DSS: validation data.
+        (
+            vec![
+                (
+                    1,
+                    "<< /Type /Catalog /Pages 2 0 R /AcroForm 11 0 R /DSS 23 0 R >>",
+                ),
+                (23, "<< /Type /DSS /Certs [] >>"),
+            ],
+            "validation data",
+            "the catalog's /DSS",
+        ),
+        // A dictionary that is not a field gaining a /V is no form fill.
+        (
+            vec![(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 /V (x) >>")],
+            "unknown change",
+            "object 2 (/Pages) changed",
+        ),
+        (
+            vec![(6, "[1 2]")],
+            "metadata",
+            "document metadata (object 6)",
+        ),
+        // A content stream replaced by a dictionary.
+        (
+            vec![(4, "<< /Length 8 >>")],
+            "unknown change",
+            "stream object 4 (a stream) changed",
+        ),
+        (
+            vec![(14, "<< /Type /Sig /ByteRange [0 0 0 0] /Contents <00> >>")],
+            "unknown change",
+            "object 14 (/Sig) changed",
+        ),
+    ];
+    for (objects, kind, detail) in cases {
+        let changed = append(&base, &objects);
+        let p = write(d, "changed.pdf", &changed);
+        let pdf = PdfFile::open(&p).unwrap();
+        let found = changes::classify(&pdf, 2).unwrap();
+        assert_eq!(found.len(), 1, "{objects:?}: {found:?}");
+        assert_eq!(
+            (found[0].kind, found[0].revision),
+            (kind, 3),
+            "{objects:?}: {found:?}"
+        );
+        assert!(found[0].detail.contains(detail), "{objects:?}: {found:?}");
+    }
+}
+
+/// A one-page PDF whose cross-reference section is an uncompressed
+/// stream (object 5), the objects in an object stream (object 6).
+fn xref_stream_doc() -> Vec<u8> {
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ];
+    // Objects 1-3 in object stream 6.
+    let mut header = String::new();
+    let mut body = String::new();
+    for (i, o) in objects.iter().enumerate() {
+        header.push_str(&format!("{} {} ", i + 1, body.len()));
+        body.push_str(o);
+        body.push(' ');
+    }
+    let data = format!("{header}{body}");
+    let objstm_at = out.len();
+    out.extend_from_slice(
+        format!(
+            "6 0 obj\n<< /Type /ObjStm /N 3 /First {} /Length {} >>\nstream\n{data}\nendstream\nendobj\n",
+            header.len(),
+            data.len()
+        )
+        .as_bytes(),
+    );
+    let xref_at = out.len();
+    // Widths 1 3 2: type; offset or object stream; generation or index.
+    let row = |t: u8, f2: usize, f3: u16| {
+        let mut r = vec![t];
+        r.extend_from_slice(&(f2 as u32).to_be_bytes()[1..]);
+        r.extend_from_slice(&f3.to_be_bytes());
+        r
+    };
+    let mut data = row(0, 0, 0xFFFF);
+    for i in 0..3u16 {
+        data.extend(row(2, 6, i));
+    }
+    data.extend(row(0, 0, 0));
+    data.extend(row(1, xref_at, 0));
+    data.extend(row(1, objstm_at, 0));
+    out.extend_from_slice(
+        format!(
+            "5 0 obj\n<< /Type /XRef /Size 7 /W [1 3 2] /Root 1 0 R /Length {} >>\nstream\n",
+            data.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(&data);
+    out.extend_from_slice(format!("\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF\n").as_bytes());
+    out
+}
+
+#[test]
+fn an_xref_stream_document_gets_an_xref_stream_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let original = xref_stream_doc();
+    let pdf = PdfFile::open(&write(d, "x.pdf", &original)).unwrap();
+    assert!(matches!(pdf.latest().kind, SectionKind::Stream(r) if r.num == 5));
+    assert_eq!(
+        pdf.entry(2, 0),
+        Some(Entry::Compressed {
+            stream: 6,
+            index: 1
+        })
+    );
+    assert_eq!(pdf.pages(0).unwrap().len(), 1);
+    let bytes = signed(d, &original);
+    let pdf = PdfFile::open(&write(d, "s.pdf", &bytes)).unwrap();
+    let SectionKind::Stream(x) = pdf.latest().kind else {
+        panic!("the update's section is a table");
+    };
+    assert_eq!(x.num, 9, "signature 7, widget 8, the xref stream 9");
+    assert_eq!(
+        pdf.latest().trailer.int("Prev"),
+        Some(pdf.sections[0].offset as i64)
+    );
+    // Its own entry and the object stream are not changes.
+    let changes = changes::classify(&pdf, 1).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].kind, "signature", "{changes:?}");
+    assert!(!changes[0].detail.contains("object 9"), "{changes:?}");
+    // Objects moved out of the object stream, unchanged, are no change.
+    let again = append(&bytes, &[(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>")]);
+    let pdf = PdfFile::open(&write(d, "a.pdf", &again)).unwrap();
+    let changes = changes::classify(&pdf, 2).unwrap();
+    assert_eq!(changes[0].kind, "no change", "{changes:?}");
+}
