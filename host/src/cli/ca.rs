@@ -2,6 +2,7 @@
 //! --usage …`, `asan ca revoke DIR CERT [--reason R]` and `asan ca crl DIR
 //! [-o FILE] [--days N]`.
 
+use crate::cert::NameText as _;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -124,7 +125,7 @@ fn init(cli: &Cli, dir: &Path, crl_url: Option<&str>, io: &mut Io<'_>) -> Result
             io.out,
             &json!({
                 "dir": dir.display().to_string(),
-                "root": root.tbs_certificate().subject().to_string(),
+                "root": root.tbs_certificate().subject().text(),
                 "crl_url": ca.crl_url(),
             }),
         );

@@ -1,5 +1,6 @@
 //! `asan auth` and `asan sign --digest`.
 
+use crate::cert::NameText as _;
 use asan_applet::{CertificateProfile, KeyRef, KeyUsage};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -142,7 +143,7 @@ fn auth_verify(
     let path = pki::validate(&der, &args.trust.chain()?, &anchors, &opts)?;
     checks.extend(path.checks.iter().cloned());
     let valid = checks.iter().all(|c| c.ok);
-    let subject = cert::parse(&der)?.tbs_certificate().subject().to_string();
+    let subject = cert::parse(&der)?.tbs_certificate().subject().text();
     let replay = "the challenge was not checked (--any-challenge): this answer may be a replay";
     if cli.json {
         print_json(
