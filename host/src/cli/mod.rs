@@ -9,6 +9,7 @@ mod card_info;
 mod demo;
 mod documents;
 mod input;
+mod manual;
 mod pdf;
 mod pins;
 mod provisioning;
@@ -110,6 +111,20 @@ pub enum Commands {
     /// development CA: provision, certificates, PIN1 authentication, PIN2
     /// signature and its verification, a wrong PIN, PUK unblock.
     Demo,
+    /// Shell completions on stdout (e.g. `asan completions bash >
+    /// /etc/bash_completion.d/asan`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: manual::Shell,
+    },
+    /// The man page asan(1) on stdout, or every command's page in a
+    /// directory (`asan man --dir /usr/local/share/man/man1`).
+    Man {
+        /// Write asan.1 and one page per command here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// The commands that use no card, by name: `--reader` and `--virtual`
@@ -119,6 +134,8 @@ fn cardless(command: &Commands) -> Option<&'static str> {
         Commands::Ca(_) => Some("`asan ca`"),
         Commands::Tsa(_) => Some("`asan tsa`"),
         Commands::Demo => Some("`asan demo` (it makes its own in-process card)"),
+        Commands::Completions { .. } => Some("`asan completions`"),
+        Commands::Man { .. } => Some("`asan man`"),
         Commands::Verify(_) => Some("`asan verify`"),
         Commands::Cert(CertCommand::Verify(_)) => Some("`asan cert verify`"),
         Commands::Auth(a) if a.verify.is_some() => Some("`asan auth --verify`"),
@@ -549,6 +566,8 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
             None => provisioning::provision(cli, &cmd.args, io),
         },
         Commands::Ca(cmd) => ca::run(cli, cmd, io),
+        Commands::Completions { shell } => manual::completions(*shell, io),
+        Commands::Man { dir } => manual::man(dir.as_deref(), io),
         Commands::Tsa(cmd) => tsa::run(cli, cmd, io),
         Commands::Renew(cmd) => renewal::run(cli, cmd, io),
         Commands::Service(ServiceCommand::Set {
