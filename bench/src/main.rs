@@ -8,7 +8,8 @@
 //!
 //! Sections: `signing` (VERIFY + PSO through the host API and the applet
 //! against raw `p256`), `roundtrip` (host library over pcscd + vpcd against
-//! bare `pcsc` transmits), `apdus` (APDU counts per operation), `batch`
+//! bare `pcsc` transmits), `apdus` (APDU counts per operation), `wire` (the
+//! APDUs of `asan` commands through pcscd, counted by a vpcd relay), `batch`
 //! (provisioning through pcscd on 1 and 4 virtual readers), `memory` (peak
 //! RSS of `asan sign FILE`, card image, applet buffers), `pkcs11` (a
 //! signature through the PKCS#11 module, loaded with `cryptoki`, against the
@@ -32,6 +33,7 @@ mod roundtrip;
 mod signing;
 mod stack;
 mod stats;
+mod wire;
 
 use std::process::ExitCode;
 
@@ -64,10 +66,11 @@ pub struct Options {
     pub wait_minutes: u64,
 }
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "signing",
     "roundtrip",
     "apdus",
+    "wire",
     "batch",
     "memory",
     "pkcs11",
@@ -75,7 +78,7 @@ const SECTIONS: [&str; 7] = [
 ];
 
 const USAGE: &str = "usage: asan-bench [--json] [--iterations N] [--rounds R] [--cards N] [--wait-minutes M] [SECTION...]
-sections: signing roundtrip apdus batch memory pkcs11 pades all (default: all)
+sections: signing roundtrip apdus wire batch memory pkcs11 pades all (default: all)
 env: ASAN_BENCH_VCARD=PATH (another asan-vcard), ASAN_PKCS11_MODULE=PATH (another libasan_pkcs11.so)";
 
 fn number<T: std::str::FromStr>(v: Option<String>, name: &str) -> BoxResult<T> {
@@ -141,6 +144,7 @@ fn run_section(name: &str, o: &Options) -> BoxResult<Section> {
         "signing" => signing::run(o),
         "roundtrip" => roundtrip::run(o),
         "apdus" => apdus::run(o),
+        "wire" => wire::run(o),
         "batch" => batch::run(o),
         "memory" => memory::run(o),
         "pkcs11" => pkcs11::run(o),

@@ -99,8 +99,8 @@ pub fn run(o: &Options) -> BoxResult<Section> {
         Ok(())
     })?;
     let secret = SecretKey::generate_from_rng(&mut rng);
-    // What the applet's PSO does before signing: SigningKey::from(SecretKey)
-    // computes the public key (a scalar multiplication) every time.
+    // What the applet no longer does per signature: SigningKey::from
+    // (SecretKey) computes the public key (a scalar multiplication).
     let key_from_secret = time_n(n, || -> BoxResult<()> {
         black_box(SigningKey::from(black_box(&secret)));
         Ok(())
@@ -114,15 +114,20 @@ pub fn run(o: &Options) -> BoxResult<Section> {
         micros(key_from_secret, n),
         micros(raw, n),
     ];
-    let pso_us = whole_us - verify_us;
-    let rest_us = pso_us - from_us - raw_us;
+    // One PSO: CDS carrying PIN2 (contract 1.1) is the PIN check (what
+    // VERIFY PIN2 costs alone, its APDU included), the signature, and the
+    // rest: the key and service reads. Parts measured alone can add up to
+    // more than the whole (caches warm differently): the rest is then below
+    // the noise and reported as such, never as a negative time.
+    let rest_us = whole_us - verify_us - raw_us;
+    let rest = (rest_us >= 0.0).then_some(rest_us);
     let before = card.transport_mut().apdu_count();
     card.sign(&digest, &pins.pin2, CertificateProfile::Citizen)?;
     let apdus = card.transport_mut().apdu_count() - before;
 
     let lines = vec![
         format!(
-            "card (AsanCard::sign, VERIFY + PSO, {apdus} APDUs): {:.1} ops/s (median of {} blocks of {n})",
+            "card (AsanCard::sign, PSO: CDS with PIN2, {apdus} APDU): {:.1} ops/s (median of {} blocks of {n})",
             card_ops, o.rounds
         ),
         format!("raw p256 sign_prehash_with_rng: {raw_ops:.1} ops/s"),
@@ -136,13 +141,24 @@ pub fn run(o: &Options) -> BoxResult<Section> {
             (o.rounds * n) as f64 / raw_total,
             o.rounds * n
         ),
-        format!("parts of one card signature ({whole_us:.1} us):"),
-        format!("  VERIFY PIN2 (APDU + PIN check, two store transactions): {verify_us:.1} us"),
+        format!(
+            "parts of one card signature ({whole_us:.1} us, PSO: CDS with PIN2, {apdus} APDU):"
+        ),
+        format!(
+            "  PIN2 check (VERIFY PIN2 alone: APDU + PIN check, two store transactions): {verify_us:.1} us"
+        ),
         format!("  VERIFY status only (APDU + API floor, no store write): {status_us:.1} us"),
-        format!("  PSO: CDS: {pso_us:.1} us, of which"),
-        format!("    SigningKey::from(SecretKey) (public key recomputed): {from_us:.1} us"),
-        format!("    hedged ECDSA signature itself: {raw_us:.1} us"),
-        format!("    the rest (APDU, store reads, service check): {rest_us:.1} us"),
+        format!("  hedged ECDSA signature itself: {raw_us:.1} us"),
+        match rest {
+            Some(r) => format!("  the rest (key and service reads from the store): {r:.1} us"),
+            None => format!(
+                "  the rest (key and service reads): below the noise (the parts measured alone exceed the whole by {:.1} us)",
+                -rest_us
+            ),
+        },
+        format!(
+            "  not done per signature (since the applet signs on the scalar): SigningKey::from(SecretKey), {from_us:.1} us"
+        ),
     ];
     Ok(Section {
         json: json!({
@@ -159,10 +175,9 @@ pub fn run(o: &Options) -> BoxResult<Section> {
                 "verify_pin2": r3(verify_us),
                 "verify_status": r3(status_us),
                 "verify_status_apdus": status_apdus,
-                "pso_cds": r3(pso_us),
-                "signing_key_from_secret": r3(from_us),
                 "raw_signature": r3(raw_us),
-                "pso_rest": r3(rest_us),
+                "rest": rest.map(r3),
+                "signing_key_from_secret_avoided": r3(from_us),
             },
         }),
         lines,

@@ -4,6 +4,7 @@
 //! written back. Safe to run again on a card it has seen: an operational
 //! card with its certificates is skipped, one a run left half-way is resumed.
 
+use crate::cert::NameText as _;
 use std::path::PathBuf;
 
 use asan_applet::scp03::{SecurityLevel, StaticKeys};
@@ -494,9 +495,10 @@ fn certify<T: Transport>(
             Issuer::Ca(ca) => {
                 let der = ca.issue(&csr, key.profile, key.usage, now)?;
                 let parsed = cert::parse(&der)?;
-                report
-                    .certificates
-                    .push(format!("{label}: {}", parsed.tbs_certificate().subject()));
+                report.certificates.push(format!(
+                    "{label}: {}",
+                    parsed.tbs_certificate().subject().text()
+                ));
                 issued.push((key, der));
             }
             Issuer::Requests(dir) => {

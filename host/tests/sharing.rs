@@ -255,20 +255,43 @@ fn a_public_key_from_the_certificate_saves_the_read() {
 }
 
 #[test]
-fn a_wrong_expected_key_makes_us_read_the_card_s_key_and_sign_again() {
+fn a_stale_expected_key_costs_one_read_and_no_second_signature() {
+    // A key from a cache or a certificate that is not the card's (another
+    // card in the reader, keys renewed): the signature is checked against
+    // the card's own key, read once; it is not interference.
     let mut card = business_card(vec![]);
     let other = card.public_key(BUSINESS_SIGN).unwrap();
     card.expect_public_key(CITIZEN_SIGN, other);
+    assert!(!card.public_key_confirmed(CITIZEN_SIGN));
     card.transport_mut().transactions = 0;
     card.transport_mut().ours.clear();
+    let before = card.transport().apdu_count();
     let digest = [0x13; 32];
     let signature = card
         .sign(&digest, &pin2(), CertificateProfile::Citizen)
         .unwrap();
-    assert_eq!(
-        card.transport().ours,
-        [vec![VERIFY, PSO], vec![GET_PUBLIC_KEY, MSE, VERIFY, PSO]]
-    );
+    // One transaction, VERIFY and PSO; then GET PUBLIC KEY on its own.
+    assert_eq!(card.transport().ours, [vec![VERIFY, PSO]]);
+    assert_eq!(card.transport().apdu_count() - before, 3);
+    assert!(card.take_interference().is_empty());
+    assert!(card.public_key_confirmed(CITIZEN_SIGN));
+    assert_ne!(card.known_public_key(CITIZEN_SIGN), Some(other));
+    assert!(verifies(&mut card, CITIZEN_SIGN, &digest, &signature));
+}
+
+#[test]
+fn a_stale_expected_key_and_another_program_s_mse_is_still_interference() {
+    // Their MSE (business signing key) lands between our VERIFY and PSO,
+    // and the key we expected was stale: the card's own key does not verify
+    // the signature either, so it is made again.
+    // Our transaction: VERIFY, then (their MSE) PSO.
+    let mut card = business_card(vec![intrusion(0, 1, MSE_DST_BUSINESS)]);
+    let stale = card.public_key(BUSINESS_AUTH).unwrap();
+    card.expect_public_key(CITIZEN_SIGN, stale);
+    let digest = [0x14; 32];
+    let signature = card
+        .sign(&digest, &pin2(), CertificateProfile::Citizen)
+        .unwrap();
     assert_eq!(
         card.take_interference(),
         [Interference::WrongKey { key: CITIZEN_SIGN }]

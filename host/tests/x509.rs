@@ -77,7 +77,12 @@ fn subject_rules_per_profile() {
 
     let name = subject_name(CertificateProfile::Business, &info()).unwrap();
     assert_eq!(name.iter().count(), 5);
+    // x509-cert leaves organizationIdentifier as a dotted OID; ours names it.
     assert!(name.to_string().starts_with("2.5.4.97=#"), "{name}");
+    assert_eq!(
+        asan_host::cert::name_text(&name),
+        "organizationIdentifier=VOEN-1402345678,SERIALNUMBER=5ABCD12,CN=Rashad Aliyev,O=Example LLC,C=AZ"
+    );
 
     let m = usage_err(subject_name(
         CertificateProfile::Business,

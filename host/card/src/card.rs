@@ -68,6 +68,9 @@ pub struct AsanCard<T: Transport> {
     selected: [KeyRef; 2],
     /// Public keys signatures are checked against (shared readers only).
     public_keys: Vec<(KeyRef, PublicKey)>,
+    /// Keys whose public key came from the caller (a cache, a
+    /// certificate), not from the card: confirmed by the card on mismatch.
+    expected: Vec<KeyRef>,
     /// What other programs did that we recovered from, not yet taken.
     interference: Vec<Interference>,
     /// The APDU contract version the card's FCI states (major, minor).
@@ -96,6 +99,7 @@ impl<T: Transport> AsanCard<T> {
             trace,
             selected: [KeyRef::DEFAULT_AUTHENTICATION, KeyRef::DEFAULT_SIGNING],
             public_keys: Vec::new(),
+            expected: Vec::new(),
             interference: Vec::new(),
             contract: (1, 0),
         };
@@ -385,7 +389,7 @@ impl<T: Transport> AsanCard<T> {
     pub fn public_key(&mut self, key: KeyRef) -> Result<PublicKey> {
         let r = self.send(&public_key_command(key))?;
         let public = public_key_answer(&r)?;
-        self.expect_public_key(key, public);
+        self.remember_public_key(key, public);
         Ok(public)
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use der::{Decode, Encode};
+use der::{Decode, Encode, Tagged as _};
 use serde::Serialize;
 use x509_cert::Certificate;
 
@@ -62,8 +62,8 @@ pub fn summary(
     CertificateSummary {
         profile,
         usage,
-        subject: tbs.subject().to_string(),
-        issuer: tbs.issuer().to_string(),
+        subject: tbs.subject().text(),
+        issuer: tbs.issuer().text(),
         not_before: validity.not_before.to_string(),
         not_after: validity.not_after.to_string(),
         days_left: (not_after - now).div_euclid(86_400),
@@ -187,5 +187,108 @@ mod tests {
             e.starts_with("certificate problem: not a valid X.509 certificate"),
             "{e}"
         );
+    }
+}
+
+/// Attributes RFC 4514 text names that `x509-cert` leaves as dotted OIDs
+/// (`2.5.4.97=#13…`): written by name, like the ones it knows.
+const MORE_NAMES: [(&str, &str); 4] = [
+    ("2.5.4.97", "organizationIdentifier"),
+    ("2.5.4.15", "businessCategory"),
+    ("1.3.6.1.4.1.311.60.2.1.3", "jurisdictionCountryName"),
+    ("2.5.4.65", "pseudonym"),
+];
+
+/// [`name_text`] as a method: `tbs.subject().text()`.
+pub trait NameText {
+    /// The name as RFC 4514 text, every attribute by name where it has one.
+    fn text(&self) -> String;
+}
+
+impl NameText for x509_cert::name::Name {
+    fn text(&self) -> String {
+        name_text(self)
+    }
+}
+
+/// A distinguished name as RFC 4514 text (last RDN first), every attribute
+/// by name where it has one — `organizationIdentifier=VOEN-1234567890`,
+/// never `2.5.4.97=#13…`; attributes with no name stay `OID=#hex`.
+pub fn name_text(name: &x509_cert::name::Name) -> String {
+    let rdns: Vec<String> = name
+        .iter_rdn()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|atv| {
+                    let known = MORE_NAMES
+                        .iter()
+                        .find(|(oid, _)| atv.oid.to_string() == *oid)
+                        .map(|(_, n)| *n);
+                    let text = std::str::from_utf8(atv.value.value()).ok().filter(|_| {
+                        matches!(
+                            atv.value.tag(),
+                            der::Tag::Utf8String | der::Tag::PrintableString | der::Tag::Ia5String
+                        )
+                    });
+                    match (known, text) {
+                        (Some(n), Some(v)) => format!("{n}={}", escape_rfc4514(v)),
+                        _ => atv.to_string(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
+/// RFC 4514 §2.4 escaping of an attribute value.
+fn escape_rfc4514(v: &str) -> String {
+    let mut out = String::new();
+    let n = v.chars().count();
+    for (i, c) in v.chars().enumerate() {
+        match c {
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i + 1 == n => out.push_str("\\ "),
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\x00'..='\x1f' | '\x7f' => out.push_str(&format!("\\{:02x}", c as u8)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod name_tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn organization_identifiers_are_written_by_name() {
+        let name =
+            x509_cert::name::Name::from_str("CN=Ali Valiyev,O=ASAN LLC,C=AZ").unwrap_or_default();
+        assert_eq!(name_text(&name), "CN=Ali Valiyev,O=ASAN LLC,C=AZ");
+        // organizationIdentifier (2.5.4.97) as the CA writes it.
+        let der = {
+            use der::asn1::{PrintableStringRef, SetOfVec};
+            let atv = x509_cert::attr::AttributeTypeAndValue {
+                oid: der::asn1::ObjectIdentifier::new_unwrap("2.5.4.97"),
+                value: der::Any::encode_from(&PrintableStringRef::new("VOEN-1234567890").unwrap())
+                    .unwrap(),
+            };
+            let mut set = SetOfVec::new();
+            set.insert(atv).unwrap();
+            let rdn = x509_cert::name::RelativeDistinguishedName::from(set);
+            let mut seq = x509_cert::name::RdnSequence::default();
+            seq.push(rdn);
+            seq.to_der().unwrap_or_default()
+        };
+        let name = x509_cert::name::Name::from_der(&der).unwrap_or_default();
+        assert_eq!(name_text(&name), "organizationIdentifier=VOEN-1234567890");
+        assert_eq!(escape_rfc4514(" a,b "), "\\ a\\,b\\ ");
     }
 }

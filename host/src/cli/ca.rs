@@ -4,6 +4,7 @@
 //! applications`, `ca org`, `ca notice`, `ca prolong`) are in
 //! [`super::renewal`].
 
+use crate::cert::NameText as _;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -130,7 +131,7 @@ fn init(cli: &Cli, dir: &Path, crl_url: Option<&str>, io: &mut Io<'_>) -> Result
             io.out,
             &json!({
                 "dir": dir.display().to_string(),
-                "root": root.tbs_certificate().subject().to_string(),
+                "root": root.tbs_certificate().subject().text(),
                 "crl_url": ca.crl_url(),
             }),
         );

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{Cli, Io, SignArgs, VerifyArgs, json as print_json, say, transport, validation};
 use crate::cert;
+use crate::cert::NameText as _;
 use crate::cms::{self, SignOptions};
 use crate::error::{Error, Result};
 use crate::pin::Pin2;
@@ -36,7 +37,7 @@ fn default_output(file: &Path) -> PathBuf {
 
 /// The time-stamp client of `--tsa URL`: the deadline from
 /// `ASAN_TSA_TIMEOUT` (seconds, fractions allowed), default 10 s.
-fn tsa_client(url: &str) -> Result<TsaClient> {
+pub(super) fn tsa_client(url: &str) -> Result<TsaClient> {
     let client = TsaClient::new(url)?;
     match std::env::var("ASAN_TSA_TIMEOUT") {
         Ok(text) => {
@@ -57,8 +58,10 @@ fn tsa_client(url: &str) -> Result<TsaClient> {
 }
 
 /// Writes `bytes` to `path` whole or not at all: a temporary file beside
-/// it, synced, then renamed over it; removed again on any failure.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// it, synced, then moved into place — renamed over an existing file only
+/// when `replace`, otherwise linked, so a file that appeared meanwhile is
+/// never replaced; the temporary file is removed on any failure.
+pub(super) fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -80,7 +83,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             .map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io(path))
+        if replace {
+            return std::fs::rename(&tmp, path).map_err(io(path));
+        }
+        std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => exists(path),
+            _ => io(path)(e),
+        })?;
+        std::fs::remove_file(&tmp).map_err(io(&tmp))
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -88,41 +98,86 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     written
 }
 
-/// `asan sign FILE [-o FILE.p7s] [--profile P] [--chain PEM] [--attached]
-/// [--tsa URL]`: the signature is made on the card, time-stamped when
-/// asked, checked, and only then written (atomically).
-pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
-    let Some(file) = &args.file else {
-        return Err(Error::Usage("give FILE or --digest HEX".into()));
+/// The error for an output that exists.
+pub(super) fn exists(path: &Path) -> Error {
+    Error::Usage(format!(
+        "{} exists; give --force to replace it",
+        path.display()
+    ))
+}
+
+/// The outputs of `files` (`-o` only with one file), checked before the
+/// card is asked for anything: none exists unless `force`, no two are the
+/// same, none is an input.
+pub(super) fn outputs(
+    files: &[PathBuf],
+    output: Option<&PathBuf>,
+    force: bool,
+    default: fn(&Path) -> PathBuf,
+) -> Result<Vec<PathBuf>> {
+    let outputs: Vec<PathBuf> = match (output, files) {
+        (Some(o), [_]) => vec![o.clone()],
+        (Some(_), _) => {
+            return Err(Error::Usage(
+                "-o names the output of one file; with several files each goes beside its file"
+                    .into(),
+            ));
+        }
+        (None, files) => files.iter().map(|f| default(f)).collect(),
     };
+    for (i, out) in outputs.iter().enumerate() {
+        if outputs[..i].contains(out) {
+            return Err(Error::Usage(format!(
+                "{} is the output of two files",
+                out.display()
+            )));
+        }
+        if files.contains(out) {
+            return Err(Error::Usage(format!(
+                "{} is an input; the output goes to a new file",
+                out.display()
+            )));
+        }
+        if out.exists() && !force {
+            return Err(exists(out));
+        }
+    }
+    for f in files {
+        std::fs::metadata(f).map_err(|source| Error::Io {
+            path: f.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(outputs)
+}
+
+/// What one signed file reports.
+pub(super) struct Signed {
+    pub(super) json: serde_json::Value,
+    pub(super) text: String,
+}
+
+/// `asan sign FILE... [-o FILE.p7s] [--profile P] [--chain PEM]
+/// [--attached] [--tsa URL] [--force]`: each signature is made on the
+/// card (one PIN2 entry for all, one signature command per file),
+/// time-stamped when asked, checked, and only then written (atomically,
+/// never over an existing file without `--force`).
+pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
+    if args.files.is_empty() {
+        return Err(Error::Usage("give FILE or --digest HEX".into()));
+    }
+    let outputs = outputs(
+        &args.files,
+        args.output.as_ref(),
+        args.force,
+        default_output,
+    )?;
     let timestamp = args.tsa.as_deref().map(tsa_client).transpose()?;
-    let output = args.output.clone().unwrap_or_else(|| default_output(file));
     let chain = match &args.chain {
         Some(path) => certificates(path)?,
         None => Vec::new(),
     };
-    // Detached: the file is streamed; only --attached reads it whole.
-    let (digest, attached) = if args.attached {
-        let content = read(file)?;
-        (cms::digest_reader(&mut content.as_slice())?, Some(content))
-    } else {
-        (cms::digest_file(file)?, None)
-    };
-    let pin2 = io.pins.read("ASAN_PIN2", "PIN2")?;
-    let pin2 = Pin2::new(&pin2)?;
-    let profile = CertificateProfile::from(args.profile);
-    let mut card = transport::open(cli)?;
-    let signing_time = SystemTime::now();
-    let opts = SignOptions {
-        chain,
-        signing_time,
-        signing_time_attribute: true,
-        attached,
-        timestamp,
-    };
-    // sign_on_card verifies the signature it made (against the
-    // certificate's key) before anything is written.
-    let known = match &args.certificate {
+    let mut known = match &args.certificate {
         Some(path) => Some(cert::pem_or_der(&std::fs::read(path).map_err(
             |source| Error::Io {
                 path: path.display().to_string(),
@@ -131,35 +186,106 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
         )?)?),
         None => None,
     };
-    let signed =
-        cms::sign_on_card_with(&mut card, &pin2, profile, &digest, &opts, known.as_deref());
-    transport::warn_interference(&mut card, io.err);
+    let pin2 = io.pins.read("ASAN_PIN2", "PIN2")?;
+    let pin2 = Pin2::new(&pin2)?;
+    let profile = CertificateProfile::from(args.profile);
+    let mut card = transport::open(cli)?;
+    let mut done: Vec<Signed> = Vec::new();
+    for (file, output) in args.files.iter().zip(&outputs) {
+        let one = sign_one(
+            &mut card,
+            args,
+            &pin2,
+            profile,
+            (file, output),
+            (&chain, timestamp.as_ref()),
+            &mut known,
+            io,
+        );
+        match one {
+            Ok(signed) => done.push(signed),
+            Err(e) => {
+                if !done.is_empty() {
+                    let _ = writeln!(
+                        io.err,
+                        "asan: {} of {} files signed before {} failed",
+                        done.len(),
+                        args.files.len(),
+                        file.display()
+                    );
+                }
+                return Err(e);
+            }
+        }
+    }
+    report(cli, io, done, "with one PIN2 entry")
+}
+
+/// Prints what was signed: one file as before, several as a list and a
+/// summary (`--json`: `{"files": [...]}`).
+pub(super) fn report(cli: &Cli, io: &mut Io<'_>, done: Vec<Signed>, how: &str) -> Result<()> {
+    let n = done.len();
+    if cli.json {
+        let value = match done.len() {
+            1 => done.into_iter().map(|s| s.json).next().unwrap_or_default(),
+            _ => json!({ "files": done.into_iter().map(|s| s.json).collect::<Vec<_>>() }),
+        };
+        return print_json(io.out, &value);
+    }
+    for s in &done {
+        say(io.out, &s.text)?;
+    }
+    if n > 1 {
+        say(io.out, &format!("{n} files signed {how}"))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_one(
+    card: &mut crate::AsanCard<super::transport::AnyTransport>,
+    args: &SignArgs,
+    pin2: &Pin2,
+    profile: CertificateProfile,
+    (file, output): (&Path, &Path),
+    (chain, timestamp): (&[Vec<u8>], Option<&TsaClient>),
+    known: &mut Option<Vec<u8>>,
+    io: &mut Io<'_>,
+) -> Result<Signed> {
+    // Detached: the file is streamed; only --attached reads it whole.
+    let (digest, attached) = if args.attached {
+        let content = read(file)?;
+        (cms::digest_reader(&mut content.as_slice())?, Some(content))
+    } else {
+        (cms::digest_file(file)?, None)
+    };
+    let signing_time = SystemTime::now();
+    let opts = SignOptions {
+        chain: chain.to_vec(),
+        signing_time,
+        signing_time_attribute: true,
+        attached,
+        timestamp: timestamp.cloned(),
+    };
+    // sign_on_card verifies the signature it made (against the
+    // certificate's key) before anything is written.
+    let signed = cms::sign_on_card_with(card, pin2, profile, &digest, &opts, known.as_deref());
+    transport::warn_interference(card, io.err);
     let signed = signed?;
-    write_atomically(&output, &signed.cms)?;
-    let stamp = match args.tsa {
+    write_atomically(output, &signed.cms, args.force)?;
+    // The next files need not read the certificate again.
+    *known = Some(signed.certificate.clone());
+    let stamp = match timestamp {
         Some(_) => cms::timestamp_of(&signed.cms)?,
         None => None,
     };
     let signer = cert::parse(&signed.certificate)?
         .tbs_certificate()
         .subject()
-        .to_string();
+        .text();
     let when = x509_cert::time::Time::try_from(signing_time)
         .map(|t| t.to_string())
         .unwrap_or_default();
-    if cli.json {
-        return print_json(
-            io.out,
-            &json!({
-                "file": file.display().to_string(),
-                "signature_file": output.display().to_string(),
-                "signer": signer,
-                "signing_time": when,
-                "digest": hex::encode(digest),
-                "timestamp": stamp,
-            }),
-        );
-    }
     let kind = if args.attached {
         "attached"
     } else {
@@ -170,27 +296,31 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
     } else {
         "CAdES-BES"
     };
-    say(
-        io.out,
-        &format!(
-            "signed {}\n  signature:    {} (CMS {form}, {kind}, {} bytes)\n  signer:       {signer}\n  \
-             signing time: {when}\n  SHA-256:      {}",
-            file.display(),
-            output.display(),
-            signed.cms.len(),
-            hex::encode(digest)
-        ),
-    )?;
-    if let Some(stamp) = stamp {
-        say(
-            io.out,
-            &format!(
-                "  time stamp:   {} by {} (serial {}, policy {})",
-                stamp.gen_time, stamp.tsa, stamp.serial, stamp.policy
-            ),
-        )?;
+    let mut text = format!(
+        "signed {}\n  signature:    {} (CMS {form}, {kind}, {} bytes)\n  signer:       {signer}\n  \
+         signing time: {when}\n  SHA-256:      {}",
+        file.display(),
+        output.display(),
+        signed.cms.len(),
+        hex::encode(digest)
+    );
+    if let Some(stamp) = &stamp {
+        text.push_str(&format!(
+            "\n  time stamp:   {} by {} (serial {}, policy {})",
+            stamp.gen_time, stamp.tsa, stamp.serial, stamp.policy
+        ));
     }
-    Ok(())
+    Ok(Signed {
+        json: json!({
+            "file": file.display().to_string(),
+            "signature_file": output.display().to_string(),
+            "signer": signer,
+            "signing_time": when,
+            "digest": hex::encode(digest),
+            "timestamp": stamp,
+        }),
+        text,
+    })
 }
 
 /// `asan verify FILE FILE.p7s --ca ROOT.pem [--chain PEM] [--at TIME]

@@ -4,10 +4,12 @@
 //! [`Error::exit_code`](crate::Error::exit_code).
 
 mod ca;
+mod cache;
 mod card_info;
 mod demo;
 mod documents;
 mod input;
+mod manual;
 mod pdf;
 mod pins;
 mod provisioning;
@@ -21,7 +23,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 pub use input::PinInput;
 pub use transport::AnyTransport;
 pub use validation::{CertVerifyArgs, PurposeArg, TrustArgs};
@@ -39,9 +41,14 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SUBSTR")]
     pub reader: Option<String>,
     /// Use an in-process virtual card with this image file instead of PC/SC
-    /// (created as a fresh card if absent).
+    /// (it must exist: see --create).
     #[arg(long = "virtual", global = true, value_name = "STATE_FILE")]
     pub virtual_card: Option<PathBuf>,
+    /// With --virtual: make a factory-fresh card image if the file does not
+    /// exist (`asan provision` does so without being asked: it personalises
+    /// a fresh card).
+    #[arg(long, global = true, requires = "virtual_card")]
+    pub create: bool,
     /// Machine-readable output: one JSON object on stdout.
     #[arg(long, global = true)]
     pub json: bool,
@@ -104,6 +111,36 @@ pub enum Commands {
     /// development CA: provision, certificates, PIN1 authentication, PIN2
     /// signature and its verification, a wrong PIN, PUK unblock.
     Demo,
+    /// Shell completions on stdout (e.g. `asan completions bash >
+    /// /etc/bash_completion.d/asan`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: manual::Shell,
+    },
+    /// The man page asan(1) on stdout, or every command's page in a
+    /// directory (`asan man --dir /usr/local/share/man/man1`).
+    Man {
+        /// Write asan.1 and one page per command here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// The commands that use no card, by name: `--reader` and `--virtual`
+/// are refused there rather than silently ignored.
+fn cardless(command: &Commands) -> Option<&'static str> {
+    match command {
+        Commands::Ca(_) => Some("`asan ca`"),
+        Commands::Tsa(_) => Some("`asan tsa`"),
+        Commands::Demo => Some("`asan demo` (it makes its own in-process card)"),
+        Commands::Completions { .. } => Some("`asan completions`"),
+        Commands::Man { .. } => Some("`asan man`"),
+        Commands::Verify(_) => Some("`asan verify`"),
+        Commands::Cert(CertCommand::Verify(_)) => Some("`asan cert verify`"),
+        Commands::Auth(a) if a.verify.is_some() => Some("`asan auth --verify`"),
+        _ => None,
+    }
 }
 
 /// `asan provision [renew]`.
@@ -347,14 +384,16 @@ pub struct AuthArgs {
 /// `asan sign FILE | --digest HEX`
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    /// The file to sign: a CMS signature (CAdES-BES) goes to FILE.p7s. The
-    /// file is streamed (constant memory) unless --attached.
+    /// The files to sign: a CMS signature (CAdES-BES) goes to FILE.p7s
+    /// beside each (a PDF with --pades to FILE.signed.pdf). Files are
+    /// streamed (constant memory) unless --attached. Several files take one
+    /// PIN2 entry and one signature command each.
     #[arg(
         value_name = "FILE",
         conflicts_with = "digest",
         required_unless_present = "digest"
     )]
-    pub file: Option<PathBuf>,
+    pub files: Vec<PathBuf>,
     /// Instead of a file: the SHA-256 digest to sign, hex (32 bytes); prints
     /// the raw signature r || s.
     #[arg(long, value_name = "HEX")]
@@ -400,8 +439,8 @@ pub struct SignArgs {
     /// the bottom left), W wide and H high; invisible by default.
     #[arg(long, value_name = "PAGE,X,Y,W,H", requires = "pades")]
     pub visible: Option<crate::pdf::Placement>,
-    /// Replace the output file if it exists (never done without).
-    #[arg(long)]
+    /// Replace output files that exist (never done without).
+    #[arg(long, conflicts_with = "digest")]
     pub force: bool,
 }
 
@@ -484,7 +523,7 @@ pub struct Io<'a> {
 /// let dir = tempfile::tempdir()?;
 /// let image = dir.path().join("card.img");
 /// // `asan --virtual card.img --json info`, in this process.
-/// let cli = Cli::try_parse_from(["asan", "--virtual", image.to_str().ok_or("path")?, "--json", "info"])?;
+/// let cli = Cli::try_parse_from(["asan", "--virtual", image.to_str().ok_or("path")?, "--create", "--json", "info"])?;
 /// let (mut out, mut err) = (Vec::new(), Vec::new());
 /// let mut pins = PinInput::scripted(vec![], "");
 /// run(&cli, &mut Io { out: &mut out, err: &mut err, pins: &mut pins })?;
@@ -500,13 +539,20 @@ pub struct Io<'a> {
 /// # }
 /// ```
 pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
+    if let Some(what) = cardless(&cli.command)
+        && (cli.reader.is_some() || cli.virtual_card.is_some())
+    {
+        return Err(Error::Usage(format!(
+            "--reader and --virtual choose a card, and {what} uses none"
+        )));
+    }
     match &cli.command {
         Commands::Readers => card_info::readers(cli, io),
         Commands::Info => card_info::info(cli, io),
         Commands::Pin(cmd) => pins::run(cli, cmd, io),
         Commands::Auth(args) => signing::auth(cli, args, io),
         Commands::Sign(args) if args.pades => pdf::sign(cli, args, io),
-        Commands::Sign(args) if args.file.is_some() => documents::sign(cli, args, io),
+        Commands::Sign(args) if !args.files.is_empty() => documents::sign(cli, args, io),
         Commands::Sign(args) => signing::sign(cli, args, io),
         Commands::Verify(args) => documents::verify(cli, args, io),
         Commands::Cert(CertCommand::Read {
@@ -532,6 +578,8 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
             None => provisioning::provision(cli, &cmd.args, io),
         },
         Commands::Ca(cmd) => ca::run(cli, cmd, io),
+        Commands::Completions { shell } => manual::completions(*shell, io),
+        Commands::Man { dir } => manual::man(dir.as_deref(), io),
         Commands::Tsa(cmd) => tsa::run(cli, cmd, io),
         Commands::Renew(cmd) => renewal::run(cli, cmd, io),
         Commands::Service(ServiceCommand::Set {

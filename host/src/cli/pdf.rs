@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use asan_applet::{CertificateProfile, KeyRef, KeyUsage};
 use serde_json::json;
 
-use super::{Cli, Io, SignArgs, json as print_json, say, transport, validation};
+use super::{Cli, Io, SignArgs, documents, json as print_json, say, transport, validation};
 use crate::cert;
 use crate::cms::{self, SignOptions, Verification, VerifyOptions};
 use crate::error::{Error, Result};
@@ -33,46 +33,34 @@ fn common_name(der: &[u8]) -> Result<String> {
     Ok(subject.to_string())
 }
 
-/// `asan sign FILE.pdf --pades [-o OUT.pdf] [--force] [--reason TEXT]
-/// [--location TEXT] [--visible PAGE,X,Y,W,H] [--tsa URL] [--chain PEM]`.
+/// `asan sign FILE.pdf... --pades [-o OUT.pdf] [--force] [--reason TEXT]
+/// [--location TEXT] [--visible PAGE,X,Y,W,H] [--tsa URL] [--chain PEM]`:
+/// one PIN2 entry, one signature command per PDF.
 pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
-    let Some(file) = &args.file else {
+    if args.files.is_empty() {
         return Err(Error::Usage("give the PDF to sign".into()));
-    };
-    // Everything about the input and the output is checked before the
+    }
+    // Everything about the inputs and the outputs is checked before the
     // card is asked for anything.
-    std::fs::metadata(file).map_err(|source| Error::Io {
-        path: file.display().to_string(),
-        source,
+    let outputs = documents::outputs(&args.files, args.output.as_ref(), args.force, |f| {
+        pdf::default_output(f)
     })?;
-    if !pdf::looks_like_pdf(file) {
-        return Err(Error::Usage(format!(
-            "{}: not a PDF (no %PDF- header); --pades signs PDF documents",
-            file.display()
-        )));
+    for file in &args.files {
+        if !pdf::looks_like_pdf(file) {
+            return Err(Error::Usage(format!(
+                "{}: not a PDF (no %PDF- header); --pades signs PDF documents",
+                file.display()
+            )));
+        }
+        // The structure is read now, so that a damaged or encrypted PDF
+        // costs no PIN entry.
+        pdf::PdfFile::open(file).map_err(|e| e.about(file))?;
     }
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| pdf::default_output(file));
-    if output.exists() && !args.force {
-        return Err(Error::Usage(format!(
-            "{} exists; give --force to replace it",
-            output.display()
-        )));
-    }
-    // Reads the document's structure now, so that a damaged or encrypted
-    // PDF costs no PIN entry.
-    pdf::PdfFile::open(file).map_err(|e| e.about(file))?;
     let chain = match &args.chain {
         Some(path) => crate::pki::certificates_in_file(path)?,
         None => Vec::new(),
     };
-    let timestamp = args
-        .tsa
-        .as_deref()
-        .map(crate::tsp::TsaClient::new)
-        .transpose()?;
+    let timestamp = args.tsa.as_deref().map(documents::tsa_client).transpose()?;
     let pin2 = io.pins.read("ASAN_PIN2", "PIN2")?;
     let pin2 = Pin2::new(&pin2)?;
     let profile = CertificateProfile::from(args.profile);
@@ -85,40 +73,56 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
         None => card.read_certificate_der(KeyRef::new(profile, KeyUsage::Signing))?,
     };
     let signer = common_name(&certificate)?;
-    let time = SystemTime::now();
-    let certificates: usize = chain.iter().map(Vec::len).sum::<usize>() + certificate.len();
-    let reserve = certificates
-        + if timestamp.is_some() {
-            pdf::RESERVE_WITH_TIMESTAMP
-        } else {
-            pdf::RESERVE
+    let mut done = Vec::new();
+    for (file, output) in args.files.iter().zip(&outputs) {
+        let time = SystemTime::now();
+        let certificates: usize = chain.iter().map(Vec::len).sum::<usize>() + certificate.len();
+        let fields = SignatureFields {
+            signer: signer.clone(),
+            time,
+            reason: args.reason.clone(),
+            location: args.location.clone(),
+            visible: args.visible,
+            reserve: certificates
+                + if timestamp.is_some() {
+                    pdf::RESERVE_WITH_TIMESTAMP
+                } else {
+                    pdf::RESERVE
+                },
         };
-    let fields = SignatureFields {
-        signer: signer.clone(),
-        time,
-        reason: args.reason.clone(),
-        location: args.location.clone(),
-        visible: args.visible,
-        reserve,
-    };
-    let stamped = timestamp.is_some();
-    let mut opts = SignOptions::new(time);
-    opts.chain = chain;
-    // PAdES baseline: the time is /M, never a CMS signing-time attribute.
-    opts.signing_time_attribute = false;
-    opts.timestamp = timestamp;
-    let result = pdf::sign_pdf(file, &output, args.force, &fields, &mut |digest| {
-        cms::sign_on_card_with(&mut card, &pin2, profile, digest, &opts, Some(&certificate))
-            .map(|s| s.cms)
-    });
-    transport::warn_interference(&mut card, io.err);
-    let signed = result?;
-    let level = if stamped { "PAdES B-T" } else { "PAdES B-B" };
-    let when = crate::pki::rfc3339(time);
-    if cli.json {
-        return print_json(
-            io.out,
-            &json!({
+        let mut opts = SignOptions::new(time);
+        opts.chain = chain.clone();
+        // PAdES baseline: the time is /M, never a CMS signing-time attribute.
+        opts.signing_time_attribute = false;
+        opts.timestamp = timestamp.clone();
+        let result = pdf::sign_pdf(file, output, args.force, &fields, &mut |digest| {
+            cms::sign_on_card_with(&mut card, &pin2, profile, digest, &opts, Some(&certificate))
+                .map(|s| s.cms)
+        });
+        transport::warn_interference(&mut card, io.err);
+        let signed = match result {
+            Ok(s) => s,
+            Err(e) => {
+                if !done.is_empty() {
+                    let _ = writeln!(
+                        io.err,
+                        "asan: {} of {} files signed before {} failed",
+                        done.len(),
+                        args.files.len(),
+                        file.display()
+                    );
+                }
+                return Err(e);
+            }
+        };
+        let level = if timestamp.is_some() {
+            "PAdES B-T"
+        } else {
+            "PAdES B-B"
+        };
+        let when = crate::pki::rfc3339(time);
+        done.push(documents::Signed {
+            json: json!({
                 "file": file.display().to_string(),
                 "signed_file": output.display().to_string(),
                 "field": signed.field,
@@ -128,22 +132,20 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
                 "byte_range": signed.byte_range,
                 "digest": hex::encode(signed.digest),
             }),
-        );
+            text: format!(
+                "signed {}\n  signed PDF:   {} ({level}, field {}, {} byte signature)\n  \
+                 signer:       {signer}\n  time (/M):    {when}\n  byte range:   {:?}\n  \
+                 SHA-256:      {}",
+                file.display(),
+                output.display(),
+                signed.field,
+                signed.cms_len,
+                signed.byte_range,
+                hex::encode(signed.digest)
+            ),
+        });
     }
-    say(
-        io.out,
-        &format!(
-            "signed {}\n  signed PDF:   {} ({level}, field {}, {} byte signature)\n  \
-             signer:       {signer}\n  time (/M):    {when}\n  byte range:   {:?}\n  \
-             SHA-256:      {}",
-            file.display(),
-            output.display(),
-            signed.field,
-            signed.cms_len,
-            signed.byte_range,
-            hex::encode(signed.digest)
-        ),
-    )
+    documents::report(cli, io, done, "with one PIN2 entry")
 }
 
 /// `asan verify FILE.pdf --ca ROOT [--tsa-ca TSAROOT] [--crl …] [--json]`.

@@ -241,12 +241,26 @@ fn batch(
         return Err(Error::NoCard("no reader holds an Asan İmza card".into()));
     }
     let total = readers.len();
-    let progress = Mutex::new((0usize, std::io::stderr().is_terminal()));
+    // A bar on a terminal (indicatif draws only there), one line per card
+    // otherwise, so logs and pipes get plain text.
+    let terminal = std::io::stderr().is_terminal();
+    let bar = if terminal {
+        indicatif::ProgressBar::new(total as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("[{bar:20}] {pos}/{len}  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("#>."),
+    );
+    let progress = Mutex::new(());
     let reports: Vec<CardReport> = std::thread::scope(|s| {
         let handles: Vec<_> = readers
             .iter()
             .map(|name| {
                 let progress = &progress;
+                let bar = &bar;
                 s.spawn(move || {
                     let report = match PcscTransport::connect(Some(name)).and_then(AsanCard::open) {
                         Ok(mut card) => provision::personalise_reporting(&mut card, plan),
@@ -258,18 +272,15 @@ fn batch(
                             certificates: Vec::new(),
                         },
                     };
-                    if let Ok(mut p) = progress.lock() {
-                        p.0 += 1;
-                        let bar = "#".repeat(p.0 * 20 / total) + &".".repeat(20 - p.0 * 20 / total);
-                        let line = format!(
-                            "[{bar}] {}/{total}  {}: {}",
-                            p.0, report.reader, report.result
-                        );
-                        if p.1 {
-                            let end = if p.0 == total { "\n" } else { "" };
-                            let _ = write!(std::io::stderr(), "\r\x1b[2K{line}{end}");
+                    if let Ok(_one_at_a_time) = progress.lock() {
+                        let line = format!("{}: {}", report.reader, report.result);
+                        if terminal {
+                            bar.set_message(line);
+                            bar.inc(1);
                         } else {
-                            let _ = writeln!(std::io::stderr(), "{line}");
+                            let done = bar.position() + 1;
+                            bar.set_position(done);
+                            let _ = writeln!(std::io::stderr(), "{done}/{total}  {line}");
                         }
                     }
                     report
@@ -278,6 +289,7 @@ fn batch(
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
+    bar.finish();
     let count = |r: &str| reports.iter().filter(|c| c.result == r).count();
     let doc = json!({
         "cards": reports,

@@ -1,15 +1,18 @@
 //! `asan auth` and `asan sign --digest`.
 
+use crate::cert::NameText as _;
 use asan_applet::{CertificateProfile, KeyRef, KeyUsage};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::cache::CardCache;
 use super::{AuthArgs, Cli, Io, SignArgs, json as print_json, say, transport, validation};
 use crate::cert;
 use crate::error::{Error, Result};
 use crate::info::profile_name;
 use crate::pin::{Pin1, Pin2};
 use crate::pki::{self, Check, Purpose};
+use crate::transport::Transport as _;
 
 fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>> {
     hex::decode(text.trim()).map_err(|e| Error::Usage(format!("{what} is not hex: {e}")))
@@ -39,16 +42,31 @@ pub fn auth(cli: &Cli, args: &AuthArgs, io: &mut Io<'_>) -> Result<()> {
     let pin1 = io.pins.read("ASAN_PIN1", "PIN1")?;
     let pin1 = Pin1::new(&pin1)?;
     let profile = CertificateProfile::from(args.profile);
+    let key = KeyRef::new(profile, KeyUsage::Authentication);
     let mut card = transport::open(cli)?;
+    // Over PC/SC the key and certificate seen last time in this reader are
+    // expected; the card's signature confirms them (or we read its own).
+    let shared = card.transport().shared();
+    let reader = card.transport().name();
+    let mut cache = CardCache::load();
+    if shared && let Some(public) = cache.public_key(&reader, key) {
+        card.expect_public_key(key, public);
+    }
     let signature = card.authenticate(&digest, &pin1, profile);
     transport::warn_interference(&mut card, io.err);
     let signature = signature?;
+    let certificate = match card.known_public_key(key) {
+        Some(public) if shared && card.public_key_confirmed(key) => {
+            let der = cache
+                .certificate(&reader, key, &public)
+                .or_else(|| card.read_certificate_der(key).ok());
+            cache.store(&reader, key, &public, der.as_deref());
+            cache.save();
+            der
+        }
+        _ => card.read_certificate_der(key).ok(),
+    };
     if cli.json {
-        let key = KeyRef::new(profile, KeyUsage::Authentication);
-        let certificate = match card.read_certificate_der(key) {
-            Ok(der) => json!(cert::to_pem(&der)),
-            Err(_) => serde_json::Value::Null,
-        };
         return print_json(
             io.out,
             &json!({
@@ -56,13 +74,12 @@ pub fn auth(cli: &Cli, args: &AuthArgs, io: &mut Io<'_>) -> Result<()> {
                 "challenge": args.challenge,
                 "digest": hex::encode(&digest),
                 "signature": hex::encode(signature),
-                "certificate": certificate,
+                "certificate": certificate.as_deref().map(cert::to_pem),
             }),
         );
     }
     say(io.out, &hex::encode(signature))?;
-    let key = KeyRef::new(profile, KeyUsage::Authentication);
-    if let Ok(der) = card.read_certificate_der(key) {
+    if let Some(der) = certificate {
         io.out
             .write_all(cert::to_pem(&der).as_bytes())
             .map_err(|e| Error::Io {
@@ -126,7 +143,7 @@ fn auth_verify(
     let path = pki::validate(&der, &args.trust.chain()?, &anchors, &opts)?;
     checks.extend(path.checks.iter().cloned());
     let valid = checks.iter().all(|c| c.ok);
-    let subject = cert::parse(&der)?.tbs_certificate().subject().to_string();
+    let subject = cert::parse(&der)?.tbs_certificate().subject().text();
     let replay = "the challenge was not checked (--any-challenge): this answer may be a replay";
     if cli.json {
         print_json(

@@ -75,7 +75,17 @@ impl Transport for AnyTransport {
 /// reader (`--reader` picks one when several hold an Asan İmza card).
 pub fn open(cli: &Cli) -> Result<AsanCard<AnyTransport>> {
     let transport = match &cli.virtual_card {
-        Some(path) => AnyTransport::Virtual(VirtualTransport::open(path)?),
+        Some(path) => {
+            let creates = cli.create || matches!(cli.command, super::Commands::Provision(_));
+            if !creates && std::fs::symlink_metadata(path).is_err() {
+                return Err(crate::Error::Usage(format!(
+                    "no such card image: {} (give --create to make a factory-fresh card there, \
+                     or personalise one with `asan provision --virtual`)",
+                    path.display()
+                )));
+            }
+            AnyTransport::Virtual(VirtualTransport::open(path)?)
+        }
         None => AnyTransport::Pcsc(PcscTransport::connect(cli.reader.as_deref())?),
     };
     open_on(cli, transport)

@@ -1,6 +1,7 @@
 //! `asan tsa init DIR --ca CADIR` and `asan tsa stamp DIR REQUEST [-o FILE]`:
 //! a development time-stamping authority (RFC 3161) for tests and CI.
 
+use crate::cert::NameText as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -54,7 +55,7 @@ pub fn run(cli: &Cli, cmd: &TsaCommand, io: &mut Io<'_>) -> Result<()> {
             let ca = DevCa::load(ca)?;
             let tsa = Tsa::init(dir, &ca, SystemTime::now())?;
             let cert = crate::cert::parse(tsa.certificate())?;
-            let subject = cert.tbs_certificate().subject().to_string();
+            let subject = cert.tbs_certificate().subject().text();
             if cli.json {
                 return print_json(
                     io.out,

@@ -3,6 +3,7 @@
 //! a re-encoding — `der` sorts a `SET OF` it re-encodes, and a multi-valued
 //! RDN that a CA did not sort would then no longer match its signature.
 
+use crate::cert::NameText as _;
 use std::time::SystemTime;
 
 use der::asn1::{AnyRef, ObjectIdentifier};
@@ -148,12 +149,12 @@ impl Cert {
 
     /// Subject, RFC 4514.
     pub fn subject(&self) -> String {
-        self.parsed.tbs_certificate().subject().to_string()
+        self.parsed.tbs_certificate().subject().text()
     }
 
     /// Issuer, RFC 4514.
     pub fn issuer(&self) -> String {
-        self.parsed.tbs_certificate().issuer().to_string()
+        self.parsed.tbs_certificate().issuer().text()
     }
 
     /// Serial number, upper-case hex.

@@ -18,6 +18,13 @@ fn a_missing_image_directory_is_an_error() {
         &["--json", "info"][..],
     ] {
         let out = asan(&missing).args(args).env("ASAN_PIN2", PIN2).run();
+        out.fails(2, missing.to_str().unwrap());
+        // With --create: the directory is still missing, an I/O error.
+        let out = asan(&missing)
+            .args(&["--create"])
+            .args(args)
+            .env("ASAN_PIN2", PIN2)
+            .run();
         out.fails(1, missing.to_str().unwrap());
     }
     assert!(!image.file("nowhere").exists(), "nothing is created");
@@ -89,18 +96,33 @@ fn an_image_in_use_is_refused() {
 }
 
 #[test]
-fn an_absent_image_becomes_a_fresh_card() {
+fn an_absent_image_is_made_only_when_asked() {
+    // A typo (`--virtual crad.img`) must not silently become a blank card.
     let image = Image::absent();
-    let text = asan(image.arg()).cmd("info").run().ok().to_owned();
+    for args in [&["info"][..], &["pin", "status"][..], &["readers"][..]] {
+        asan(image.arg())
+            .args(args)
+            .run()
+            .fails(2, "no such card image");
+        assert!(!image.path.exists(), "{args:?} made an image");
+    }
+    // --create makes a factory-fresh card, which persists.
+    let text = asan(image.arg()).cmd("--create info").run().ok().to_owned();
     assert!(
         line(&text, "Life cycle").ends_with("initialisation"),
         "{text}"
     );
     assert!(image.path.exists());
-    // And it persists: the same serial next time.
-    let serial = line(&text, "Serial").to_owned();
-    let again = asan(image.arg()).cmd("info").run();
-    assert_eq!(line(again.ok(), "Serial"), serial);
+    let again = asan(image.arg()).cmd("info").run().ok().to_owned();
+    assert_eq!(line(&again, "Serial"), line(&text, "Serial"));
+    // Global options that choose a card are refused where none is used.
+    for cmd in ["ca init ca", "tsa init tsa --ca ca", "demo"] {
+        asan(image.arg()).cmd(cmd).run().fails(2, "uses none");
+    }
+    asan_bare()
+        .cmd("--reader x verify a b --ca c")
+        .run()
+        .fails(2, "uses none");
 }
 
 #[test]

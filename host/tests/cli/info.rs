@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::checks::{line, now, openssl_dates, unix_seconds};
 use crate::harness::{
     BROKEN, BUSINESS_AUTH, BUSINESS_SIGN, CITIZEN_AUTH, CITIZEN_SIGN, GOVERNMENT_AUTH,
-    GOVERNMENT_SIGN, Image, asan, write_certificates,
+    GOVERNMENT_SIGN, Image, asan, asan_bare, write_certificates,
 };
 use crate::operator;
 
@@ -49,8 +49,10 @@ fn readers_reports_why_an_image_cannot_be_used() {
         .cmd("readers")
         .run()
         .fails(1, "is not an asan-vcard image");
+    // An image that is not there is not made (a typo must not become a
+    // blank card): a usage error naming it.
     let missing = image.file("nowhere/card.img");
-    asan(&missing).cmd("readers").run().fails(1, "nowhere");
+    asan(&missing).cmd("readers").run().fails(2, "nowhere");
 }
 
 // ---------------------------------------------------------------------------
@@ -282,4 +284,48 @@ fn info_of_a_certificate_valid_past_2049() {
             || text.contains(&format!("({} days left)", days - 1)),
         "{days}: {text}"
     );
+}
+
+#[test]
+fn subjects_name_the_organisation_identifier() {
+    // A Business card from the development CA: its subject carries the
+    // VÖEN as organizationIdentifier, which is printed by name.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    asan_bare()
+        .args(&["ca", "init", &format!("{d}/ca")])
+        .run()
+        .ok();
+    let image = format!("{d}/biz.img");
+    asan_bare()
+        .args(&[
+            "provision",
+            "--virtual",
+            &image,
+            "--service",
+            "business",
+            "--ca",
+            &format!("{d}/ca"),
+            "--mailer",
+            &format!("{d}/pins.jsonl"),
+            "--voen",
+            "1234567890",
+            "--org",
+            "ASAN LLC",
+            "--name",
+            "Ali Valiyev",
+            "--id",
+            "6XKQ2P1",
+        ])
+        .run()
+        .ok();
+    for args in [&["info"][..], &["--json", "info"][..]] {
+        let out = asan_bare().args(&["--virtual", &image]).args(args).run();
+        let text = out.ok();
+        assert!(
+            text.contains("organizationIdentifier=VOEN-1234567890,SERIALNUMBER=6XKQ2P1"),
+            "{text}"
+        );
+        assert!(!text.contains("2.5.4.97"), "{text}");
+    }
 }

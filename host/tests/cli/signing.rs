@@ -380,3 +380,63 @@ fn a_card_not_yet_personalised_refuses_to_sign() {
         .run()
         .fails(1, "");
 }
+
+#[test]
+fn several_files_take_one_pin2_entry_and_no_signature_file_is_replaced_without_force() {
+    let image = Image::with_certificates();
+    let files: Vec<String> = ["one.txt", "two.txt", "three.txt"]
+        .iter()
+        .map(|n| {
+            let p = image.file(n);
+            std::fs::write(&p, format!("the document {n}")).unwrap();
+            p.to_str().unwrap().to_owned()
+        })
+        .collect();
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let before = image.tries();
+    let out = asan(image.arg())
+        .args(&["--json", "sign"])
+        .args(&args)
+        .env("ASAN_PIN2", PIN2)
+        .run();
+    let v = out.json();
+    let signed = v["files"].as_array().unwrap();
+    assert_eq!(signed.len(), 3, "{v}");
+    for (entry, file) in signed.iter().zip(&files) {
+        assert_eq!(entry["file"], file.as_str());
+        let p7s = format!("{file}.p7s");
+        assert_eq!(entry["signature_file"], p7s.as_str());
+        // openssl verifies each detached signature over its own file.
+        image.openssl(
+            "cms -verify -binary -inform DER -purpose any -noverify -out /dev/null -content",
+            &[file, "-in", &p7s],
+        );
+    }
+    assert_eq!(image.tries(), before, "no PIN try spent");
+
+    // The signature files exist now: refused before the card is asked.
+    let first = std::fs::read(format!("{}.p7s", files[0])).unwrap();
+    let out = asan(image.arg())
+        .args(&["sign"])
+        .args(&args)
+        .env("ASAN_PIN2", "00000")
+        .run();
+    out.fails(2, "exists; give --force to replace it");
+    assert_eq!(image.tries(), before, "a refused output costs no PIN try");
+    assert_eq!(std::fs::read(format!("{}.p7s", files[0])).unwrap(), first);
+    // With --force they are replaced (new signatures: ECDSA is randomised).
+    asan(image.arg())
+        .args(&["sign", "--force"])
+        .args(&args)
+        .env("ASAN_PIN2", PIN2)
+        .run()
+        .ok();
+    assert_ne!(std::fs::read(format!("{}.p7s", files[0])).unwrap(), first);
+    // -o names the output of one file only.
+    asan(image.arg())
+        .args(&["sign", "-o", "x.p7s"])
+        .args(&args)
+        .env("ASAN_PIN2", PIN2)
+        .run()
+        .fails(2, "-o names the output of one file");
+}

@@ -288,3 +288,29 @@ fn a_b_t_signature_outlives_its_certificate_and_a_b_b_one_does_not() {
         .collect();
     assert_eq!(failed, ["validity", "rustls-webpki"], "{v}");
 }
+
+#[test]
+fn several_pdfs_are_signed_with_one_pin2_entry() {
+    let s = Setup::new();
+    let one = tools::ghostscript_pdf(s.dir.path(), 1);
+    let two = s.path("two.pdf");
+    std::fs::copy(&one, &two).unwrap();
+    let tries = s.pin2_tries();
+    let v = s.sign(&one, &[two.to_str().unwrap()]);
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{v}");
+    for f in files {
+        let signed = std::path::PathBuf::from(f["signed_file"].as_str().unwrap());
+        let (code, _, out) = s.verify(&signed, &["--ca", "ca/root.pem"]);
+        assert_eq!(code, 0, "{out}");
+    }
+    assert_eq!(s.pin2_tries(), tries);
+    // Both outputs exist now: a second run is refused before the card.
+    let out = s.asan(&[
+        "sign",
+        "--pades",
+        one.to_str().unwrap(),
+        two.to_str().unwrap(),
+    ]);
+    assert!(text(&out).contains("--force"), "{}", text(&out));
+}

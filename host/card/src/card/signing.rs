@@ -232,9 +232,29 @@ impl<T: Transport> AsanCard<T> {
     /// so that over a shared reader signatures are checked against it
     /// without reading it from the card first. A signature that does not
     /// verify makes us read the card's own public key again.
+    ///
+    /// A key given here that does not verify the card's signature is first
+    /// read from the card (one GET PUBLIC KEY): when the card's own key
+    /// verifies it, the given key was only stale (another card, new keys)
+    /// and the signature stands, with no [`Interference`]; [`AsanCard::
+    /// known_public_key`] then returns the card's key.
     pub fn expect_public_key(&mut self, key: KeyRef, public: PublicKey) {
+        self.remember_public_key(key, public);
+        self.expected.push(key);
+    }
+
+    /// Stores `public` as the card's public key of `key` (read from it).
+    pub(crate) fn remember_public_key(&mut self, key: KeyRef, public: PublicKey) {
         self.public_keys.retain(|(k, _)| *k != key);
         self.public_keys.push((key, public));
+        self.expected.retain(|k| *k != key);
+    }
+
+    /// Whether the public key known for `key` was read from this card in
+    /// this session (or confirmed by a signature of it), rather than only
+    /// given by the caller.
+    pub fn public_key_confirmed(&self, key: KeyRef) -> bool {
+        self.known_public_key(key).is_some() && !self.expected.contains(&key)
     }
 
     /// What other programs sharing the reader did in the middle of our
@@ -260,10 +280,12 @@ impl<T: Transport> AsanCard<T> {
             // After a disturbed attempt nothing is known about the selection.
             let mut selected = last.is_none().then_some(self.selected[slot]);
             let mut public = self.known_public_key(op.key).filter(|_| shared);
+            let mut read_now = false;
             let outcome = self.exclusive(|a| {
                 if shared && public.is_none() {
                     let r = a.send(&public_key_command(op.key))?;
                     public = Some(public_key_answer(&r).map_err(|e| missing(e, op.key))?);
+                    read_now = true;
                 }
                 if selected != Some(op.key) {
                     mse(a, op.template, op.key)?;
@@ -285,17 +307,27 @@ impl<T: Transport> AsanCard<T> {
             if let Some(key) = selected {
                 self.selected[slot] = key;
             }
-            if let Some(public) = public {
-                self.expect_public_key(op.key, public);
+            if let (Some(public), true) = (public, read_now) {
+                self.remember_public_key(op.key, public);
             }
             let disturbed = match outcome? {
                 Outcome::Signed(signature) if !shared => return Ok(signature),
                 Outcome::Signed(signature) => {
                     if public.is_some_and(|k| verifies(&k, op.digest, &signature)) {
+                        self.expected.retain(|k| *k != op.key);
                         return Ok(signature);
                     }
-                    // Read the card's public key again: it may be new.
-                    self.public_keys.retain(|(k, _)| *k != op.key);
+                    if self.expected.contains(&op.key) {
+                        // The caller's key may be stale: ask the card.
+                        let card_key = self.public_key(op.key).map_err(|e| missing(e, op.key))?;
+                        self.remember_public_key(op.key, card_key);
+                        if verifies(&card_key, op.digest, &signature) {
+                            return Ok(signature);
+                        }
+                    } else {
+                        // Read the card's public key again: it may be new.
+                        self.public_keys.retain(|(k, _)| *k != op.key);
+                    }
                     Interference::WrongKey { key: op.key }
                 }
                 Outcome::Lost => Interference::VerificationLost { pin: op.pin },

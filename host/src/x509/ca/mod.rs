@@ -27,6 +27,7 @@ mod revoke;
 mod store;
 mod tsa;
 
+use crate::cert::NameText as _;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -87,7 +88,7 @@ impl fmt::Debug for DevCa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DevCa")
             .field("dir", &self.dir)
-            .field("root", &self.root.tbs_certificate().subject().to_string())
+            .field("root", &self.root.tbs_certificate().subject().text())
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,7 @@
 //! Revoking a certificate the CA issued: checked against the root (issuer
 //! name and signature), recorded in the revocation register.
 
+use crate::cert::NameText as _;
 use std::time::SystemTime;
 
 use der::DateTime;
@@ -64,7 +65,7 @@ impl DevCa {
         let cert = self.check_issued(cert_der)?;
         let tbs = cert.tbs_certificate();
         let serial = hex::encode(tbs.serial_number().as_bytes());
-        let subject = tbs.subject().to_string();
+        let subject = tbs.subject().text();
         let revoked_at = DateTime::from_system_time(at)
             .map_err(|e| Error::Usage(format!("the revocation time is out of range: {e}")))?
             .to_string();
