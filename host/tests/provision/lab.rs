@@ -89,9 +89,10 @@ impl Lab {
         self.run(&all, env, stdin)
     }
 
-    /// `asan --virtual IMG --json info`.
+    /// `asan --virtual IMG --create --json info` (a factory-fresh card when
+    /// the image does not exist yet).
     pub fn info(&self, img: &str) -> Value {
-        self.card(img, &["--json", "info"], &[], None).json()
+        self.card(img, &["--create", "--json", "info"], &[], None).json()
     }
 
     /// A certificate read with `asan cert read -o`, as DER.
