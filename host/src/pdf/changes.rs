@@ -300,7 +300,7 @@ fn annots_change(
 /// A field or widget changed: a signature field getting its first value is
 /// a signature; a value and its appearance is a form fill; anything else
 /// is unknown.
-fn field_change(now: &Dict, before: &Dict, num: u32) -> (&'static str, String) {
+pub(super) fn field_change(now: &Dict, before: &Dict, num: u32) -> (&'static str, String) {
     let sig_field = now.is("FT", "Sig") || before.is("FT", "Sig");
     if sig_field {
         return match (before.get("V"), now.get("V")) {

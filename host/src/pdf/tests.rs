@@ -430,7 +430,7 @@ fn indirect_form() -> Vec<u8> {
         (2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
         (
             3,
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Annots 13 0 R >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox 10 0 R /Contents 4 0 R /Annots 13 0 R >>",
         ),
         (4, "<< /Length 8 >>\nstream\nBT 1 Tf\nendstream"),
         (
@@ -438,6 +438,11 @@ fn indirect_form() -> Vec<u8> {
             "<< /Type /Annot /Subtype /Widget /FT /Tx /T (name) /V () /Rect [10 10 200 30] /P 3 0 R >>",
         ),
         (6, "<< /Producer (test) >>"),
+        (
+            9,
+            "<< /Type /Annot /Subtype /Widget /Parent 5 0 R /Rect [0 0 1 1] /AS /Off >>",
+        ),
+        (10, "[0 0 595 842]"),
         (11, "<< /Fields 12 0 R /DA (/Helv 0 Tf 0 g) >>"),
         (12, "[5 0 R]"),
         (13, "[5 0 R]"),
@@ -539,6 +544,21 @@ fn changes_through_indirect_form_objects_are_told_apart_too() {
             vec![(14, "<< /Type /Sig /ByteRange [0 0 0 0] /Contents <00> >>")],
             "unknown change",
             "object 14 (/Sig) changed",
+        ),
+        // An array that is neither /Fields nor /Annots: what the page shows.
+        (
+            vec![(10, "[0 0 300 300]")],
+            "unknown change",
+            "object 10 (an array) changed",
+        ),
+        // A widget that is a field's kid (no /FT of its own) switched on.
+        (
+            vec![(
+                9,
+                "<< /Type /Annot /Subtype /Widget /Parent 5 0 R /Rect [0 0 1 1] /AS /On >>",
+            )],
+            "form fill",
+            "form field 9 filled",
         ),
     ];
     for (objects, kind, detail) in cases {
@@ -645,4 +665,64 @@ fn an_xref_stream_document_gets_an_xref_stream_update() {
     let pdf = PdfFile::open(&write(d, "a.pdf", &again)).unwrap();
     let changes = changes::classify(&pdf, 2).unwrap();
     assert_eq!(changes[0].kind, "no change", "{changes:?}");
+    assert_eq!(changes[0].revision, 3);
+}
+
+#[test]
+fn field_changes_a_signature_allows_and_those_it_does_not() {
+    let d = |text: &str| match parse::Parser::new(text.as_bytes(), 0).object().unwrap() {
+        Object::Dict(d) => d,
+        _ => panic!("not a dictionary"),
+    };
+    let kind = |now: &str, before: &str| changes::field_change(&d(now), &d(before), 5).0;
+    let empty_sig = "<< /FT /Sig /T (S) /Rect [0 0 0 0] >> ";
+    assert_eq!(
+        kind("<< /FT /Sig /T (S) /Rect [0 0 0 0] /V 9 0 R >> ", empty_sig),
+        "signature"
+    );
+    assert_eq!(
+        kind(
+            "<< /FT /Sig /T (S) /Rect [0 0 0 0] /V 9 0 R /AP << /N 8 0 R >> >> ",
+            empty_sig
+        ),
+        "signature"
+    );
+    // Signed and renamed at once; changed without a value.
+    assert_eq!(
+        kind("<< /FT /Sig /T (O) /Rect [0 0 0 0] /V 9 0 R >> ", empty_sig),
+        "unknown change"
+    );
+    assert_eq!(
+        kind("<< /FT /Sig /T (S) /Rect [0 0 9 9] >> ", empty_sig),
+        "unknown change"
+    );
+    // A signed field whose value is replaced.
+    assert_eq!(
+        kind(
+            "<< /FT /Sig /T (S) /V 10 0 R >> ",
+            "<< /FT /Sig /T (S) /V 9 0 R >> "
+        ),
+        "unknown change"
+    );
+    // A text field that becomes a signature field, and the other way.
+    assert_eq!(
+        kind("<< /FT /Sig /T (S) /V 9 0 R >> ", "<< /FT /Tx /T (S) >> "),
+        "unknown change"
+    );
+    assert_eq!(
+        kind("<< /FT /Tx /T (S) >> ", "<< /FT /Sig /T (S) >> "),
+        "unknown change"
+    );
+    // Text fields: the value and its appearance; anything else is not.
+    assert_eq!(
+        kind(
+            "<< /FT /Tx /T (S) /V (x) /AP << /N 3 0 R >> /MK << >> >> ",
+            "<< /FT /Tx /T (S) >> "
+        ),
+        "form fill"
+    );
+    assert_eq!(
+        kind("<< /FT /Tx /T (S) /Ff 1 >> ", "<< /FT /Tx /T (S) >> "),
+        "unknown change"
+    );
 }

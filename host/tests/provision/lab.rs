@@ -92,7 +92,8 @@ impl Lab {
     /// `asan --virtual IMG --create --json info` (a factory-fresh card when
     /// the image does not exist yet).
     pub fn info(&self, img: &str) -> Value {
-        self.card(img, &["--create", "--json", "info"], &[], None).json()
+        self.card(img, &["--create", "--json", "info"], &[], None)
+            .json()
     }
 
     /// A certificate read with `asan cert read -o`, as DER.
