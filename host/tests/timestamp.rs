@@ -788,20 +788,28 @@ fn a_failing_tsa_leaves_no_file() {
         &[],
     );
     assert!(text(&out).1.contains("failure: badAlg"), "{:?}", text(&out));
-    // An existing signature file is left as it was.
+    // An existing signature file is left as it was: refused before the
+    // card without --force, and with --force kept when the TSA fails.
     std::fs::write(d.join("doc.txt.p7s"), b"the old one").unwrap();
-    let out = asan(
-        d,
-        &[
+    let sign = |force: bool| {
+        let mut args = vec![
             "--virtual",
             "card.img",
             "sign",
             "doc.txt",
             "--tsa",
             &cases[2].0,
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
+        ];
+        if force {
+            args.push("--force");
+        }
+        asan(d, &args)
+    };
+    let out = sign(false);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("--force"), "{:?}", text(&out));
+    let out = sign(true);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
     assert_eq!(
         std::fs::read(d.join("doc.txt.p7s")).unwrap(),
         b"the old one"

@@ -166,13 +166,13 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
     if args.files.is_empty() {
         return Err(Error::Usage("give FILE or --digest HEX".into()));
     }
+    let timestamp = args.tsa.as_deref().map(tsa_client).transpose()?;
     let outputs = outputs(
         &args.files,
         args.output.as_ref(),
         args.force,
         default_output,
     )?;
-    let timestamp = args.tsa.as_deref().map(tsa_client).transpose()?;
     let chain = match &args.chain {
         Some(path) => certificates(path)?,
         None => Vec::new(),
