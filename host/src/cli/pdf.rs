@@ -40,6 +40,7 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
     if args.files.is_empty() {
         return Err(Error::Usage("give the PDF to sign".into()));
     }
+    let timestamp = args.tsa.as_deref().map(documents::tsa_client).transpose()?;
     // Everything about the inputs and the outputs is checked before the
     // card is asked for anything.
     let outputs = documents::outputs(&args.files, args.output.as_ref(), args.force, |f| {
@@ -60,7 +61,6 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
         Some(path) => crate::pki::certificates_in_file(path)?,
         None => Vec::new(),
     };
-    let timestamp = args.tsa.as_deref().map(documents::tsa_client).transpose()?;
     let pin2 = io.pins.read("ASAN_PIN2", "PIN2")?;
     let pin2 = Pin2::new(&pin2)?;
     let profile = CertificateProfile::from(args.profile);
