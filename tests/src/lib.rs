@@ -250,6 +250,9 @@ pub fn asan_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     for var in ASAN_VARIABLES {
         cmd.env_remove(var);
     }
+    // No per-reader key cache shared between tests (or with the user's own)
+    // unless a test asks for one.
+    cmd.env("ASAN_CACHE_DIR", "off");
     cmd.envs(env.iter().copied());
     cmd
 }

@@ -258,6 +258,11 @@ impl Asan {
         for var in ASAN_VARIABLES {
             cmd.env_remove(var);
         }
+        // No per-reader key cache shared between tests (or with the user's
+        // own `~/.cache/asan`) unless a test asks for one.
+        if !self.env.iter().any(|(k, _)| k == "ASAN_CACHE_DIR") {
+            cmd.env("ASAN_CACHE_DIR", "off");
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

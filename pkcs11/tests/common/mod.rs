@@ -161,7 +161,12 @@ impl Card {
 
     /// `asan --reader <this card's reader> args…` in the working directory.
     pub fn asan(&self, args: &[&str]) -> Run {
-        let mut all = vec!["--reader", self.reader_name];
+        // `--reader` only where a card is used (`verify` uses none, and
+        // refuses it).
+        let mut all = match args.first() {
+            Some(&"verify") => Vec::new(),
+            _ => vec!["--reader", self.reader_name],
+        };
         all.extend_from_slice(args);
         let mut cmd = asan_command(&all, &[]);
         cmd.current_dir(self.dir.path());
