@@ -1,6 +1,5 @@
 //! `asan sign FILE` and `asan verify`: CMS document signatures.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -57,45 +56,26 @@ pub(super) fn tsa_client(url: &str) -> Result<TsaClient> {
     }
 }
 
-/// Writes `bytes` to `path` whole or not at all: a temporary file beside
-/// it, synced, then moved into place — renamed over an existing file only
-/// when `replace`, otherwise linked, so a file that appeared meanwhile is
-/// never replaced; the temporary file is removed on any failure.
+/// Writes `bytes` to `path` whole or not at all, never over an existing
+/// file unless `replace` ([`crate::files::write_whole`]).
 pub(super) fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let io = |p: &Path| {
-        let p = p.display().to_string();
-        move |source| Error::Io { path: p, source }
-    };
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        if replace {
-            return std::fs::rename(&tmp, path).map_err(io(path));
+    crate::files::write_whole(path, bytes, false, replace).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            exists(path)
         }
-        std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => exists(path),
-            _ => io(path)(e),
-        })?;
-        std::fs::remove_file(&tmp).map_err(io(&tmp))
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        e => e,
+    })
+}
+
+/// Says how far a run over several files got before `file` failed.
+pub(super) fn stopped(io: &mut Io<'_>, done: usize, total: usize, file: &Path) {
+    if done > 0 {
+        let _ = writeln!(
+            io.err,
+            "asan: {done} of {total} files signed before {} failed",
+            file.display()
+        );
     }
-    written
 }
 
 /// The error for an output that exists.
@@ -205,15 +185,7 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
         match one {
             Ok(signed) => done.push(signed),
             Err(e) => {
-                if !done.is_empty() {
-                    let _ = writeln!(
-                        io.err,
-                        "asan: {} of {} files signed before {} failed",
-                        done.len(),
-                        args.files.len(),
-                        file.display()
-                    );
-                }
+                stopped(io, done.len(), args.files.len(), file);
                 return Err(e);
             }
         }

@@ -103,15 +103,7 @@ pub fn sign(cli: &Cli, args: &SignArgs, io: &mut Io<'_>) -> Result<()> {
         let signed = match result {
             Ok(s) => s,
             Err(e) => {
-                if !done.is_empty() {
-                    let _ = writeln!(
-                        io.err,
-                        "asan: {} of {} files signed before {} failed",
-                        done.len(),
-                        args.files.len(),
-                        file.display()
-                    );
-                }
+                documents::stopped(io, done.len(), args.files.len(), file);
                 return Err(e);
             }
         };

@@ -200,20 +200,7 @@ impl DevCa {
     ) -> Result<Vec<u8>> {
         let (subject, public_key) = verify_csr(csr)?;
         check_subject(profile, &subject)?;
-        let issuer = self.root.tbs_certificate().subject().clone();
-        let extra = vec![
-            crl_distribution_point(&self.crl_url, &subject)?,
-            certificate_policies(profile)?,
-        ];
-        let entity = IssuedByDevCa {
-            end_entity: EndEntity {
-                issuer,
-                subject,
-                usage,
-            },
-            extra,
-        };
-        self.sign_leaf(entity, &public_key, not_before)
+        self.issue_end_entity(subject, &public_key, profile, usage, not_before)
     }
 
     /// Issues a new certificate for the key and subject of `previous` (one
@@ -234,6 +221,20 @@ impl DevCa {
         check_subject(profile, &subject)?;
         let public_key = p256::PublicKey::from_sec1_bytes(&crate::cert::public_key_bytes(&old))
             .map_err(|e| cert_error("the previous certificate's key is not a P-256 key", e))?;
+        self.issue_end_entity(subject, &public_key, profile, usage, not_before)
+    }
+
+    /// An end entity's certificate for `public_key` and `subject` (already
+    /// checked against `profile`): CRL distribution point and the profile's
+    /// policy, signed as every leaf is.
+    fn issue_end_entity(
+        &self,
+        subject: x509_cert::name::Name,
+        public_key: &p256::PublicKey,
+        profile: CertificateProfile,
+        usage: KeyUsage,
+        not_before: SystemTime,
+    ) -> Result<Vec<u8>> {
         let issuer = self.root.tbs_certificate().subject().clone();
         let extra = vec![
             crl_distribution_point(&self.crl_url, &subject)?,
@@ -247,7 +248,7 @@ impl DevCa {
             },
             extra,
         };
-        self.sign_leaf(entity, &public_key, not_before)
+        self.sign_leaf(entity, public_key, not_before)
     }
 
     /// Signs a leaf certificate of `profile` for `public_key`, valid from
