@@ -38,6 +38,7 @@ impl Fixture {
             subject: SubjectSpec::default(),
             pins: Some(pins()?),
             keys: StaticKeys::default_test_keys(),
+            master: None,
             level: SecurityLevel::from_byte(level).ok_or("bad security level")?,
             issuer: Issuer::Ca(&self.ca),
             mailer: None,

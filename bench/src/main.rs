@@ -15,7 +15,9 @@
 //! signature through the PKCS#11 module, loaded with `cryptoki`, against the
 //! host library's on the same card through pcscd + vpcd, with the APDUs of
 //! each counted in the card's log), `pades` (`asan sign --pades` on a
-//! 200 MiB PDF: peak RSS and time against `sha256sum`); `all` (the default)
+//! 200 MiB PDF: peak RSS and time against `sha256sum`), `station` (cards
+//! per minute of `asan provision --watch` on 1 and 4 virtual readers, cards
+//! inserted and removed by starting and stopping `asan-vcard`); `all` (the default)
 //! runs every one.
 //! `--json` prints one JSON object on stdout. `ASAN_PKCS11_MODULE=PATH`
 //! measures another module than `libasan_pkcs11.so` beside the bench.
@@ -32,6 +34,7 @@ mod recording;
 mod roundtrip;
 mod signing;
 mod stack;
+mod station;
 mod stats;
 mod wire;
 
@@ -66,7 +69,7 @@ pub struct Options {
     pub wait_minutes: u64,
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "signing",
     "roundtrip",
     "apdus",
@@ -75,10 +78,11 @@ const SECTIONS: [&str; 8] = [
     "memory",
     "pkcs11",
     "pades",
+    "station",
 ];
 
 const USAGE: &str = "usage: asan-bench [--json] [--iterations N] [--rounds R] [--cards N] [--wait-minutes M] [SECTION...]
-sections: signing roundtrip apdus wire batch memory pkcs11 pades all (default: all)
+sections: signing roundtrip apdus wire batch memory pkcs11 pades station all (default: all)
 env: ASAN_BENCH_VCARD=PATH (another asan-vcard), ASAN_PKCS11_MODULE=PATH (another libasan_pkcs11.so)";
 
 fn number<T: std::str::FromStr>(v: Option<String>, name: &str) -> BoxResult<T> {
@@ -149,6 +153,7 @@ fn run_section(name: &str, o: &Options) -> BoxResult<Section> {
         "memory" => memory::run(o),
         "pkcs11" => pkcs11::run(o),
         "pades" => pades::run(o),
+        "station" => station::run(o),
         other => Err(format!("unknown section {other}").into()),
     }
 }

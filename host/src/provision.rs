@@ -23,7 +23,9 @@ use crate::x509::{DevCa, DigestSigner, SubjectInfo, build_csr, subject_name};
 use crate::{cert, files};
 
 mod renew;
+mod rotate;
 pub use renew::renew;
+pub use rotate::{Rotation, replace_keys};
 
 /// The three PINs of a card.
 #[derive(Clone, Debug)]
@@ -127,8 +129,13 @@ pub struct Personalisation<'a> {
     pub subject: SubjectSpec,
     /// PINs to set; `None` generates them (then `mailer` is required).
     pub pins: Option<CardPins>,
-    /// The card's SCP03 keys.
+    /// The card's SCP03 keys (with `master`: the keys it comes with, the
+    /// test keys of a fresh card).
     pub keys: StaticKeys,
+    /// The master key set: the card's own keys are derived from it and its
+    /// serial ([`crate::keys::derive`]) and replace `keys` by PUT KEY at
+    /// the end, checked by a channel opened with them.
+    pub master: Option<StaticKeys>,
     /// The secure channel level (`03` or `33`).
     pub level: SecurityLevel,
     /// Who issues the certificates.
@@ -152,6 +159,37 @@ pub struct CardReport {
     pub error: Option<String>,
     /// Subjects of the certificates written (or requests made).
     pub certificates: Vec<String>,
+    /// The version of the SCP03 key set the card answers to at the end.
+    pub key_version: Option<u8>,
+    /// The certificates issued and written (for the audit trail).
+    #[serde(skip)]
+    pub issued: Vec<IssuedCertificate>,
+}
+
+/// A certificate written to a card: what the audit trail records of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct IssuedCertificate {
+    /// `citizen authentication`, …
+    pub key: String,
+    /// The certificate serial number, hex.
+    pub serial: String,
+    /// SHA-256 of the DER certificate, hex.
+    pub sha256: String,
+}
+
+impl CardReport {
+    /// A report of a card that failed before anything was known of it.
+    pub fn failed(reader: String, serial: Option<String>, error: String) -> Self {
+        Self {
+            reader,
+            serial,
+            result: "failed",
+            error: Some(error),
+            certificates: Vec::new(),
+            key_version: None,
+            issued: Vec::new(),
+        }
+    }
 }
 
 /// The profiles a service type allows.
@@ -300,8 +338,31 @@ pub fn personalise<T: Transport>(
         result: "personalised",
         error: None,
         certificates: Vec::new(),
+        key_version: Some(info.scp_key_version),
+        issued: Vec::new(),
     };
     let extended = card.transport().extended_length();
+    // With a master key set: the card's own keys, and the keys it answers
+    // to now (its own once PUT KEY ran, the factory keys before).
+    let own = match &p.master {
+        Some(m) => {
+            let own = crate::keys::derive(m, &info.serial)?;
+            if own.kvn == p.keys.kvn {
+                return Err(Error::Usage(format!(
+                    "the master key set has version {:02X}, the version of the keys the card comes with: \
+                     the card's own keys need a new key version",
+                    own.kvn
+                )));
+            }
+            Some(own)
+        }
+        None => None,
+    };
+    let current = match &own {
+        Some(own) if info.scp_key_version == own.kvn => own.clone(),
+        _ => p.keys.clone(),
+    };
+    let needs_own_keys = own.as_ref().is_some_and(|own| own.kvn != current.kvn);
     // Everything that can be refused is checked before the card changes.
     let subject = p.subject.resolve(&info.serial)?;
     let name_of =
@@ -316,6 +377,13 @@ pub fn personalise<T: Transport>(
             let service = service_of(&info).unwrap_or(p.service);
             let missing = missing_certificates(&info, service);
             if missing.is_empty() {
+                if let (true, Some(own)) = (needs_own_keys, &own) {
+                    // A run stopped before PUT KEY: only the keys remain.
+                    replace_keys(card, &current, own, p.level)?;
+                    report.result = "resumed";
+                    report.key_version = Some(own.kvn);
+                    return Ok(report);
+                }
                 report.result = "skipped";
                 report.error = Some("already operational; never personalised twice".into());
                 return Ok(report);
@@ -369,7 +437,7 @@ pub fn personalise<T: Transport>(
                 // The channel proves these are the card's keys before anything
                 // is written; then the PINs are on disk before they are on
                 // the card, so an interrupted run can always be resumed.
-                let mut op = Operator::open(a, &p.keys, p.level, extended)?;
+                let mut op = Operator::open(a, &current, p.level, extended)?;
                 if let (true, Some(m)) = (to_mail, &p.mailer) {
                     files::append_private_line(m, &pins.mailer_line(&info.serial))?;
                 }
@@ -391,7 +459,7 @@ pub fn personalise<T: Transport>(
     card.select()?;
     let named = to_certify.iter().map(name_of).collect::<Result<Vec<_>>>()?;
     let channel = Channel {
-        keys: &p.keys,
+        keys: &current,
         level: p.level,
     };
     let issued = certify(
@@ -408,6 +476,10 @@ pub fn personalise<T: Transport>(
         .then_some(subject.voen.as_deref())
         .flatten();
     record_activation(&p.issuer, &info.serial, service, voen, &issued, p.now)?;
+    if let (true, Some(own)) = (needs_own_keys, &own) {
+        replace_keys(card, &current, own, p.level)?;
+        report.key_version = Some(own.kvn);
+    }
     Ok(report)
 }
 
@@ -495,6 +567,11 @@ fn certify<T: Transport>(
             Issuer::Ca(ca) => {
                 let der = ca.issue(&csr, key.profile, key.usage, now)?;
                 let parsed = cert::parse(&der)?;
+                report.issued.push(IssuedCertificate {
+                    key: label.clone(),
+                    serial: hex::encode_upper(parsed.tbs_certificate().serial_number().as_bytes()),
+                    sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&der)),
+                });
                 report.certificates.push(format!(
                     "{label}: {}",
                     parsed.tbs_certificate().subject().text()
@@ -540,12 +617,8 @@ pub fn personalise_reporting<T: Transport>(
     p: &Personalisation<'_>,
 ) -> CardReport {
     let reader = card.transport().name();
-    personalise(card, p).unwrap_or_else(|e| CardReport {
-        reader,
-        serial: card.info().ok().map(|i| i.serial),
-        result: "failed",
-        error: Some(e.to_string()),
-        certificates: Vec::new(),
+    personalise(card, p).unwrap_or_else(|e| {
+        CardReport::failed(reader, card.info().ok().map(|i| i.serial), e.to_string())
     })
 }
 

@@ -35,6 +35,8 @@ mod keys;
 mod levels;
 #[path = "provision/lifecycle.rs"]
 mod lifecycle;
+#[path = "provision/master_keys.rs"]
+mod master_keys;
 #[path = "provision/personalisation.rs"]
 mod personalisation;
 #[path = "provision/requests.rs"]

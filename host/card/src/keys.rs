@@ -8,6 +8,28 @@
 //! mac = 404142434445464748494A4B4C4D4E4F
 //! dek = 404142434445464748494A4B4C4D4E4F
 //! ```
+//!
+//! Key files hold secrets: [`load`] refuses one that its group or others
+//! may read (or write), and [`save`] creates them with mode 0600.
+//!
+//! # Per-card keys
+//!
+//! A *master* key set (a key file in the same format) gives every card its
+//! own key set with [`derive`]: NIST SP 800-108 key derivation in counter
+//! mode with AES-CMAC as the PRF (the construction SCP03 uses for its
+//! session keys), one 128-bit output per key:
+//!
+//! ```text
+//! K-ENC = AES-CMAC(master K-ENC, 01 || "ASAN-IMZA SCP03 K-ENC" || 00 || serial || 0080)
+//! K-MAC = AES-CMAC(master K-MAC, 01 || "ASAN-IMZA SCP03 K-MAC" || 00 || serial || 0080)
+//! K-DEK = AES-CMAC(master K-DEK, 01 || "ASAN-IMZA SCP03 K-DEK" || 00 || serial || 0080)
+//! KVN   = the master key set's kvn
+//! ```
+//!
+//! `01` is the 8-bit counter i (one block), the label is ASCII, `00` the
+//! separator, the context the card serial in ASCII exactly as the card
+//! reports it (GET DATA, `asan info`), and `0080` the output length L in
+//! bits (16 bits, big-endian).
 
 use std::path::Path;
 
@@ -95,8 +117,68 @@ pub fn parse(path: &Path, text: &str) -> Result<StaticKeys> {
     })
 }
 
-/// Reads a key file.
+/// The label of each derived key ([`derive`]).
+pub const LABELS: [&[u8]; 3] = [
+    b"ASAN-IMZA SCP03 K-ENC",
+    b"ASAN-IMZA SCP03 K-MAC",
+    b"ASAN-IMZA SCP03 K-DEK",
+];
+
+/// Checks a card serial used as KDF context: 1 to 64 ASCII letters or digits.
+pub fn check_serial(serial: &str) -> Result<()> {
+    if serial.is_empty() || serial.len() > 64 || !serial.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(Error::Usage(format!(
+            "card serial `{}` must be 1 to 64 letters or digits, as `asan info` shows it",
+            serial.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+/// One card's key set from the master key set and the card serial (see the
+/// module documentation for the KDF).
+pub fn derive(master: &StaticKeys, serial: &str) -> Result<StaticKeys> {
+    use asan_applet::scp03::crypto::cmac;
+    check_serial(serial)?;
+    let one = |key: &[u8; 16], label: &[u8]| {
+        cmac(
+            key,
+            &[&[0x01], label, &[0x00], serial.as_bytes(), &[0x00, 0x80]],
+        )
+    };
+    let [enc, mac, dek] = LABELS;
+    Ok(StaticKeys {
+        enc: one(&master.enc, enc),
+        mac: one(&master.mac, mac),
+        dek: one(&master.dek, dek),
+        kvn: master.kvn,
+    })
+}
+
+/// Refuses a key file its group or others may read or write.
+fn check_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::Usage(format!(
+                "{}: key file is readable by others (mode {mode:03o}); it holds secret keys: chmod 600 it",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a key file (refused unless only its owner may read it).
 pub fn load(path: &Path) -> Result<StaticKeys> {
+    check_private(path)?;
     let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::Io {
         path: path.display().to_string(),
         source: e,
@@ -137,5 +219,53 @@ mod tests {
         ] {
             assert!(parse(p, bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn derivation_is_the_documented_kdf_and_differs_per_card_and_key() {
+        use asan_applet::scp03::crypto::cmac;
+        let master = StaticKeys::default_test_keys();
+        let a = derive(&master, "0011223344").unwrap();
+        let b = derive(&master, "0011223345").unwrap();
+        assert_ne!(a.enc, b.enc);
+        assert_ne!(a.mac, b.mac);
+        assert_ne!(a.dek, b.dek);
+        // Same master key, different labels: different keys.
+        assert_ne!(a.enc, a.mac);
+        assert_ne!(a.mac, a.dek);
+        assert_eq!(a.kvn, master.kvn);
+        // The construction, spelt out byte by byte.
+        let mut input = vec![0x01];
+        input.extend_from_slice(b"ASAN-IMZA SCP03 K-MAC");
+        input.push(0);
+        input.extend_from_slice(b"0011223344");
+        input.extend_from_slice(&[0x00, 0x80]);
+        assert_eq!(a.mac, cmac(&master.mac, &[&input]));
+        // A fixed vector, so the KDF never changes by accident.
+        assert_eq!(
+            hex::encode_upper(a.enc),
+            hex::encode_upper(cmac(
+                &master.enc,
+                &[b"\x01ASAN-IMZA SCP03 K-ENC\x000011223344\x00\x80"]
+            ))
+        );
+        for bad in ["", "00 11", "x/y", &"1".repeat(65)] {
+            assert!(derive(&master, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.keys");
+        save(&path, &StaticKeys::default_test_keys()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(load(&path).is_ok_and(|k| k == StaticKeys::default_test_keys()));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(e.contains("readable by others"), "{e}");
     }
 }

@@ -103,6 +103,7 @@ fn story(cli: &Cli, io: &mut Io<'_>, dir: &std::path::Path) -> Result<()> {
         }),
         pins: Some(pins.clone()),
         keys: StaticKeys::default_test_keys(),
+        master: None,
         level: SecurityLevel::from_byte(0x33).ok_or_else(|| Error::Usage("level".into()))?,
         issuer: Issuer::Ca(&ca),
         mailer: None,

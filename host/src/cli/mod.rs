@@ -9,12 +9,14 @@ mod card_info;
 mod demo;
 mod documents;
 mod input;
+mod keys;
 mod manual;
 mod pdf;
 mod pins;
 mod provisioning;
 mod renewal;
 mod signing;
+mod station;
 mod transport;
 pub mod tsa;
 mod validation;
@@ -98,6 +100,13 @@ pub enum Commands {
     /// open, and the signed application.
     #[command(subcommand)]
     Renew(renewal::RenewCommand),
+    /// Operator: SCP03 key sets: one card's keys from the master key set,
+    /// key rotation.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Operator: the station's audit trail.
+    #[command(subcommand)]
+    Audit(keys::AuditCommand),
     /// Operator: terminate the card, irreversibly.
     Terminate {
         /// Do not ask for confirmation.
@@ -134,6 +143,8 @@ fn cardless(command: &Commands) -> Option<&'static str> {
         Commands::Ca(_) => Some("`asan ca`"),
         Commands::Tsa(_) => Some("`asan tsa`"),
         Commands::Demo => Some("`asan demo` (it makes its own in-process card)"),
+        Commands::Keys(keys::KeysCommand::Derive { .. }) => Some("`asan keys derive`"),
+        Commands::Audit(_) => Some("`asan audit`"),
         Commands::Completions { .. } => Some("`asan completions`"),
         Commands::Man { .. } => Some("`asan man`"),
         Commands::Verify(_) => Some("`asan verify`"),
@@ -589,6 +600,8 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
         }) => provisioning::service_set(cli, *kind, state, operator, io),
         Commands::Terminate { yes, operator } => provisioning::terminate(cli, *yes, operator, io),
         Commands::Demo => demo::run(cli, io),
+        Commands::Keys(cmd) => keys::run(cli, cmd, io),
+        Commands::Audit(cmd) => keys::audit(cli, cmd, io),
     }
 }
 

@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{Cli, Io, Profile, Usage, json as print_json, say, transport};
+use crate::audit::{AuditLog, Event};
 use crate::error::{Error, Result};
 use crate::info::{profile_name, usage_name};
 use crate::operator::Operator;
@@ -28,12 +29,70 @@ pub struct OperatorArgs {
     /// GlobalPlatform default test keys are used, with a warning.
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
+    /// Master SCP03 key set (key file format): the card's own keys are
+    /// derived from it and the card serial (`asan keys derive`). With
+    /// `asan provision`, --keys names the keys fresh cards come with
+    /// (default: the test keys), replaced by the card's own at the end.
+    #[arg(long, value_name = "FILE")]
+    pub master_keys: Option<PathBuf>,
     /// Secure channel level: 03 (C-MAC, C-DECRYPTION) or 33 (also R-MAC, R-ENC).
     #[arg(long, value_name = "LEVEL", default_value = "33", value_parser = ["03", "33"])]
     pub level: String,
 }
 
+/// The keys of an operator command: one key set, or a master key set each
+/// card's own keys are derived from.
+#[derive(Debug)]
+pub enum OperatorKeys {
+    /// This key set.
+    Fixed(StaticKeys),
+    /// Derived from this master key set and the card serial.
+    Master(StaticKeys),
+}
+
+impl OperatorKeys {
+    /// The key set of the card with this serial.
+    pub fn for_serial(&self, serial: &str) -> Result<StaticKeys> {
+        match self {
+            Self::Fixed(k) => Ok(k.clone()),
+            Self::Master(m) => keys::derive(m, serial),
+        }
+    }
+
+    /// The key set of this card (its serial read when derived).
+    pub fn for_card<T: Transport>(&self, card: &mut AsanCard<T>) -> Result<StaticKeys> {
+        match self {
+            Self::Fixed(k) => Ok(k.clone()),
+            Self::Master(m) => keys::derive(m, &card.info()?.serial),
+        }
+    }
+}
+
 impl OperatorArgs {
+    /// The keys (fixed, or a master set) and level of an operator command
+    /// on a personalised card.
+    pub fn operator_keys(
+        &self,
+        err: &mut dyn std::io::Write,
+    ) -> Result<(OperatorKeys, SecurityLevel)> {
+        match (&self.master_keys, &self.keys) {
+            (Some(_), Some(_)) => Err(Error::Usage(
+                "--keys and --master-keys both name the card's keys: give one".into(),
+            )),
+            (Some(m), None) => Ok((OperatorKeys::Master(keys::load(m)?), self.level()?)),
+            (None, _) => {
+                let (k, level) = self.resolve(err)?;
+                Ok((OperatorKeys::Fixed(k), level))
+            }
+        }
+    }
+
+    /// The secure channel level.
+    pub fn level(&self) -> Result<SecurityLevel> {
+        let level = if self.level == "03" { 0x03 } else { 0x33 };
+        SecurityLevel::from_byte(level).ok_or_else(|| Error::Usage("bad level".into()))
+    }
+
     /// The key set and level.
     pub fn resolve(&self, err: &mut dyn std::io::Write) -> Result<(StaticKeys, SecurityLevel)> {
         let keys = match &self.keys {
@@ -72,6 +131,10 @@ pub struct ProvisionArgs {
     /// Personalise every fresh card present, in parallel.
     #[arg(long)]
     pub all_readers: bool,
+    /// Station mode: wait on every reader and personalise each card as it
+    /// is inserted, until Ctrl-C (which finishes the cards in progress).
+    #[arg(long, conflicts_with_all = ["all_readers", "report", "notice"])]
+    pub watch: bool,
     /// Also write the JSON report of a batch to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -91,9 +154,27 @@ pub struct ProvisionArgs {
     /// Tax id VÖEN, 10 digits (Business).
     #[arg(long)]
     pub voen: Option<String>,
+    /// Append one hash-chained JSON line per card to this audit trail
+    /// (`asan audit verify FILE` checks it).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// The station's name in the audit trail (default: the host name).
+    #[arg(long, value_name = "NAME", requires = "audit")]
+    pub station: Option<String>,
     /// Secure channel options.
     #[command(flatten)]
     pub operator: OperatorArgs,
+}
+
+/// The station name: given, or the host name.
+pub fn station_name(given: Option<&str>) -> String {
+    given.map(str::to_owned).unwrap_or_else(|| {
+        std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "station".into())
+    })
 }
 
 fn service_type(p: Profile) -> ServiceType {
@@ -171,12 +252,40 @@ pub fn provision(cli: &Cli, args: &ProvisionArgs, io: &mut Io<'_>) -> Result<()>
             "--all-readers personalises the card in every reader; it does not go with --virtual or --reader".into(),
         ));
     }
+    if args.watch && (cli.virtual_card.is_some() || cli.reader.is_some() || cli.json) {
+        return Err(Error::Usage(
+            "--watch watches every reader and prints a line per event; it does not go with --virtual, --reader or --json".into(),
+        ));
+    }
     if args.notice.is_some() && (args.ca.is_none() || args.all_readers) {
         return Err(Error::Usage(
             "--notice FILE writes the activation notice of one card from the development CA: it needs --ca DIR and does not go with --all-readers".into(),
         ));
     }
-    let (keys, level) = args.operator.resolve(io.err)?;
+    let master = args
+        .operator
+        .master_keys
+        .as_deref()
+        .map(keys::load)
+        .transpose()?;
+    let (keys, level) = match (&master, &args.operator.keys) {
+        // The test keys only open the first channel of a fresh card.
+        (Some(_), None) => (StaticKeys::default_test_keys(), args.operator.level()?),
+        _ => args.operator.resolve(io.err)?,
+    };
+    if let Some(m) = &master
+        && m.kvn == keys.kvn
+    {
+        return Err(Error::Usage(format!(
+            "the master key set has version {:02X}, like the keys the cards come with: give it another key version",
+            m.kvn
+        )));
+    }
+    let audit = args
+        .audit
+        .as_deref()
+        .map(|f| AuditLog::open(f, &station_name(args.station.as_deref())))
+        .transpose()?;
     let pins = pins_from_env(io)?;
     if pins.is_none() && args.mailer.is_none() {
         return Err(Error::Usage(
@@ -189,16 +298,48 @@ pub fn provision(cli: &Cli, args: &ProvisionArgs, io: &mut Io<'_>) -> Result<()>
         subject: subject(args),
         pins,
         keys,
+        master,
         level,
         issuer: issuer(&ca, &args.requests)?,
         mailer: args.mailer.clone(),
         now: std::time::SystemTime::now(),
     };
+    let service_name = crate::info::service_name(service);
+    if args.watch {
+        let reports = super::station::watch(&plan, audit.as_ref(), service_name)?;
+        let failed = reports.iter().filter(|r| r.result == "failed").count();
+        // A card that failed and came back done is not counted twice.
+        let done: std::collections::HashSet<_> = reports
+            .iter()
+            .filter(|r| r.result != "failed")
+            .filter_map(|r| r.serial.clone())
+            .collect();
+        let open = reports
+            .iter()
+            .filter(|r| r.result == "failed")
+            .filter(|r| r.serial.as_ref().is_none_or(|s| !done.contains(s)))
+            .count();
+        return match open {
+            0 => Ok(()),
+            n => Err(Error::ConditionsNotSatisfied(format!(
+                "{n} card(s) failed and were not finished ({failed} failures in all)"
+            ))),
+        };
+    }
     if args.all_readers {
-        return batch(cli, args, &plan, io);
+        return batch(cli, args, &plan, audit.as_ref(), io);
     }
     let mut card = transport::open(cli)?;
-    let report = provision::personalise(&mut card, &plan)?;
+    let reader = card.transport().name();
+    let result = provision::personalise(&mut card, &plan);
+    if let Some(log) = &audit {
+        let report = match &result {
+            Ok(r) => r.clone(),
+            Err(e) => CardReport::failed(reader, card.info().ok().map(|i| i.serial), e.to_string()),
+        };
+        log.append(&Event::of_report("provision", &report, Some(service_name)))?;
+    }
+    let report = result?;
     if let (Some(file), Some(dir), Some(serial)) = (&args.notice, &args.ca, &report.serial) {
         write_notice(file, dir, serial)?;
     }
@@ -230,6 +371,7 @@ fn batch(
     cli: &Cli,
     args: &ProvisionArgs,
     plan: &Personalisation<'_>,
+    audit: Option<&AuditLog>,
     io: &mut Io<'_>,
 ) -> Result<()> {
     let readers: Vec<String> = pcsc::list_readers()?
@@ -264,14 +406,16 @@ fn batch(
                 s.spawn(move || {
                     let report = match PcscTransport::connect(Some(name)).and_then(AsanCard::open) {
                         Ok(mut card) => provision::personalise_reporting(&mut card, plan),
-                        Err(e) => CardReport {
-                            reader: name.clone(),
-                            serial: None,
-                            result: "failed",
-                            error: Some(e.to_string()),
-                            certificates: Vec::new(),
-                        },
+                        Err(e) => CardReport::failed(name.clone(), None, e.to_string()),
                     };
+                    if let Some(log) = audit {
+                        let service = crate::info::service_name(plan.service);
+                        if let Err(e) =
+                            log.append(&Event::of_report("provision", &report, Some(service)))
+                        {
+                            let _ = writeln!(std::io::stderr(), "asan: audit trail: {e}");
+                        }
+                    }
                     if let Ok(_one_at_a_time) = progress.lock() {
                         let line = format!("{}: {}", report.reader, report.result);
                         if terminal {
@@ -334,7 +478,7 @@ pub fn renew(
     op: &OperatorArgs,
     io: &mut Io<'_>,
 ) -> Result<()> {
-    let (keys, level) = op.resolve(io.err)?;
+    let (keys, level) = op.operator_keys(io.err)?;
     let pins = CardPins {
         pin1: Pin1::new(&io.pins.read("ASAN_PIN1", "PIN1")?)?,
         pin2: Pin2::new(&io.pins.read("ASAN_PIN2", "PIN2")?)?,
@@ -343,6 +487,7 @@ pub fn renew(
     let ca = load_ca(ca)?;
     let issuer = issuer(&ca, requests)?;
     let mut card = transport::open(cli)?;
+    let keys = keys.for_card(&mut card)?;
     let profile = CertificateProfile::from(profile);
     let report = provision::renew(
         &mut card,
@@ -372,8 +517,9 @@ pub fn cert_load(
     let der = cert::pem_or_der(&bytes)?;
     let parsed = cert::parse(&der)?;
     let key = KeyRef::new(CertificateProfile::from(profile), KeyUsage::from(usage));
-    let (keys, level) = op.resolve(io.err)?;
+    let (keys, level) = op.operator_keys(io.err)?;
     let mut card = transport::open(cli)?;
+    let keys = keys.for_card(&mut card)?;
     let on_card = card.public_key(key)?;
     if cert::public_key_bytes(&parsed) != on_card.to_sec1_point(false).as_bytes() {
         return Err(Error::Certificate(format!(
@@ -412,8 +558,9 @@ pub fn service_set(
             )));
         }
     };
-    let (keys, level) = op.resolve(io.err)?;
+    let (keys, level) = op.operator_keys(io.err)?;
     let mut card = transport::open(cli)?;
+    let keys = keys.for_card(&mut card)?;
     let extended = card.transport().extended_length();
     let service = Service {
         kind: service_type(kind),
@@ -433,9 +580,10 @@ pub fn service_set(
 
 /// `asan terminate`: asks to type the card serial, unless `--yes`.
 pub fn terminate(cli: &Cli, yes: bool, op: &OperatorArgs, io: &mut Io<'_>) -> Result<()> {
-    let (keys, level) = op.resolve(io.err)?;
+    let (keys, level) = op.operator_keys(io.err)?;
     let mut card = transport::open(cli)?;
     let serial = card.info()?.serial;
+    let keys = keys.for_serial(&serial)?;
     if !yes {
         let _ = writeln!(
             io.err,

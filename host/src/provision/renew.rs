@@ -83,6 +83,8 @@ pub fn renew<T: Transport>(
         result: "renewed",
         error: None,
         certificates: Vec::new(),
+        key_version: Some(keys.kvn),
+        issued: Vec::new(),
     };
     let named: Vec<(KeyRef, Name)> = pair.iter().map(|k| (*k, subject.clone())).collect();
     let issued = certify(

@@ -208,7 +208,7 @@ fn virtual_with_all_readers_does_not_reach_pcsc() {
 #[test]
 fn mailer_lines_of_a_card_all_hold_its_pins() {
     let lab = Lab::with_ca();
-    std::fs::write(lab.path("other.keys"), OTHER_KEYS).unwrap();
+    lab.write_keys("other.keys", OTHER_KEYS);
     let args = [
         "provision",
         "--service",
@@ -249,11 +249,7 @@ fn mailer_lines_of_a_card_all_hold_its_pins() {
 #[test]
 fn key_file_value_errors_name_the_line() {
     let lab = Lab::new();
-    std::fs::write(
-        lab.path("bad.keys"),
-        "kvn = 30\nenc = ZZ112233445566778899AABBCCDDEEFF\nmac = 00112233445566778899AABBCCDDEEFF\ndek = 00112233445566778899AABBCCDDEEFF\n",
-    )
-    .unwrap();
+    lab.write_keys("bad.keys", "kvn = 30\nenc = ZZ112233445566778899AABBCCDDEEFF\nmac = 00112233445566778899AABBCCDDEEFF\ndek = 00112233445566778899AABBCCDDEEFF\n");
     lab.card(
         "card.img",
         &["service", "set", "citizen", "active", "--keys", "bad.keys"],

@@ -6,7 +6,7 @@ use crate::lab::{Lab, OTHER_KEYS, pin_env};
 #[test]
 fn wrong_keys_stop_at_the_card_cryptogram_and_the_card_stays_fresh() {
     let lab = Lab::with_ca();
-    std::fs::write(lab.path("other.keys"), OTHER_KEYS).unwrap();
+    lab.write_keys("other.keys", OTHER_KEYS);
     let out = lab.card(
         "card.img",
         &[
@@ -41,11 +41,7 @@ fn wrong_keys_stop_at_the_card_cryptogram_and_the_card_stays_fresh() {
     assert!(lab.info("card.img")["service"].is_null());
 
     // A key version the card does not have.
-    std::fs::write(
-        lab.path("kvn31.keys"),
-        OTHER_KEYS.replace("kvn = 30", "kvn = 31"),
-    )
-    .unwrap();
+    lab.write_keys("kvn31.keys", OTHER_KEYS.replace("kvn = 30", "kvn = 31"));
     lab.card(
         "card.img",
         &[
@@ -75,7 +71,7 @@ fn malformed_key_files_are_usage_errors_with_file_and_line() {
             "bad.keys:4:",
         ),
     ] {
-        std::fs::write(lab.path("bad.keys"), text).unwrap();
+        lab.write_keys("bad.keys", text);
         let out = lab.card(
             "card.img",
             &[
@@ -98,7 +94,7 @@ fn malformed_key_files_are_usage_errors_with_file_and_line() {
         "kvn = 80\nenc = 00112233445566778899AABBCCDDEEFF\nmac = 00112233445566778899AABBCCDDEEFF\ndek = 00112233445566778899AABBCCDDEEFF\n",
         "kvn = 30\nenc = 0011\nmac = 00112233445566778899AABBCCDDEEFF\ndek = 00112233445566778899AABBCCDDEEFF\n",
     ] {
-        std::fs::write(lab.path("bad.keys"), text).unwrap();
+        lab.write_keys("bad.keys", text);
         lab.card(
             "card.img",
             &["service", "set", "citizen", "active", "--keys", "bad.keys"],
@@ -155,7 +151,7 @@ fn keys_rotated_with_put_key_are_used_from_a_key_file() {
         hex::encode(new.mac),
         hex::encode_upper(new.dek)
     );
-    std::fs::write(lab.path("card.keys"), file).unwrap();
+    lab.write_keys("card.keys", file);
 
     // The default keys no longer open a channel.
     lab.provision_with_pins("card.img", "citizen", &[])

@@ -56,6 +56,14 @@ impl Lab {
         lab
     }
 
+    /// Writes a key file as an operator keeps one: mode 0600.
+    pub fn write_keys(&self, name: &str, text: impl AsRef<[u8]>) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }

@@ -1,0 +1,304 @@
+//! The station's audit trail: one JSON line per card and event, appended
+//! and fsynced line by line, each line carrying the SHA-256 of the line
+//! before it (`prev`) and of itself (`hash`), so that [`verify`] finds a
+//! line removed, inserted or edited. It never holds a PIN, a PUK or a key.
+//!
+//! ```text
+//! {"certificates":[…],"error":null,"event":"provision","key_version":49,"prev":"00…00","reader":"…","result":"personalised","seq":1,"serial":"…","service":"citizen","station":"st-1","time":"2026-12-07T20:28:29Z","hash":"…"}
+//! ```
+//!
+//! `hash` is the SHA-256 (hex) of the line up to, without, `,"hash":"…"`
+//! followed by `}`; `prev` is the `hash` of the line before (64 zeros on the
+//! first line); `seq` counts lines from 1. Removing the last lines, or
+//! rewriting the last line with a new hash, leaves a shorter or different
+//! chain that is whole: compare the head [`Verified::head`] with the one
+//! recorded elsewhere (the shift log) to catch that.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+#[cfg(unix)]
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::provision::{CardReport, IssuedCertificate};
+
+/// `prev` of the first line.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// `,"hash":"` + 64 hex + `"}`.
+const HASH_TAIL: usize = 9 + 64 + 2;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// One event of one card.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Event {
+    /// `provision`, `rotate`, `removed`, …
+    pub event: String,
+    /// The reader (or virtual card).
+    pub reader: String,
+    /// The card serial, once known.
+    pub serial: Option<String>,
+    /// The SCP03 key version the card answers to afterwards.
+    pub key_version: Option<u8>,
+    /// The service type.
+    pub service: Option<String>,
+    /// Certificates written: profile and usage, serial, SHA-256.
+    pub certificates: Vec<IssuedCertificate>,
+    /// `personalised`, `resumed`, `skipped`, `failed`, `rotated`, …
+    pub result: String,
+    /// Why it failed or was skipped.
+    pub error: Option<String>,
+}
+
+impl Event {
+    /// The event of a personalisation report.
+    pub fn of_report(event: &str, report: &CardReport, service: Option<&str>) -> Self {
+        Self {
+            event: event.into(),
+            reader: report.reader.clone(),
+            serial: report.serial.clone(),
+            key_version: report.key_version,
+            service: service.map(str::to_owned),
+            certificates: report.issued.clone(),
+            result: report.result.into(),
+            error: report.error.clone(),
+        }
+    }
+}
+
+struct Head {
+    seq: u64,
+    prev: String,
+}
+
+/// An audit file open for appending (shared by the threads of a batch).
+pub struct AuditLog {
+    path: PathBuf,
+    station: String,
+    head: Mutex<Head>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .field("station", &self.station)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Opens (or creates, mode 0600) the audit file; an existing file must
+    /// verify whole, or nothing is appended to it.
+    pub fn open(path: &Path, station: &str) -> Result<Self> {
+        let head = match std::fs::read(path) {
+            Ok(bytes) => {
+                let v = verify_bytes(&bytes).map_err(|e| {
+                    Error::ConditionsNotSatisfied(format!(
+                        "{}: the audit trail is not whole ({e}); nothing appended",
+                        path.display()
+                    ))
+                })?;
+                Head {
+                    seq: v.lines,
+                    prev: v.head,
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Head {
+                seq: 0,
+                prev: GENESIS.into(),
+            },
+            Err(e) => return Err(io(path)(e)),
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            station: station.to_owned(),
+            head: Mutex::new(head),
+        })
+    }
+
+    /// Appends one event (time now) and syncs it to disk.
+    pub fn append(&self, event: &Event) -> Result<()> {
+        let mut head = self
+            .head
+            .lock()
+            .map_err(|_| Error::Transport("audit trail lock poisoned".into()))?;
+        let time = der::DateTime::from_system_time(std::time::SystemTime::now())
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let mut value = serde_json::to_value(event).unwrap_or_else(|_| json!({}));
+        if let Value::Object(map) = &mut value {
+            map.insert("seq".into(), json!(head.seq + 1));
+            map.insert("time".into(), json!(time));
+            map.insert("station".into(), json!(self.station));
+            map.insert("prev".into(), json!(head.prev));
+        }
+        let body = value.to_string();
+        let hash = sha256_hex(body.as_bytes());
+        let open = body.strip_suffix('}').unwrap_or(&body);
+        let line = format!("{open},\"hash\":\"{hash}\"}}\n");
+        let mut options = OpenOptions::new();
+        options.append(true).create(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut f = options.open(&self.path).map_err(io(&self.path))?;
+        f.write_all(line.as_bytes()).map_err(io(&self.path))?;
+        f.sync_all().map_err(io(&self.path))?;
+        head.seq += 1;
+        head.prev = hash;
+        Ok(())
+    }
+}
+
+/// A whole audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verified {
+    /// Its number of lines.
+    pub lines: u64,
+    /// The hash of its last line (64 zeros when empty).
+    pub head: String,
+}
+
+/// Checks that the audit file is whole: every line's own hash, its `seq`,
+/// and its `prev` (the hash of the line before). The error names the first
+/// line that fails and why.
+pub fn verify(path: &Path) -> Result<Verified> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    verify_bytes(&bytes).map_err(|e| Error::Refused(format!("{}: {e}", path.display())))
+}
+
+fn verify_bytes(bytes: &[u8]) -> std::result::Result<Verified, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err("the last line is incomplete (no newline)".into());
+    }
+    let mut prev = GENESIS.to_owned();
+    let mut lines = 0u64;
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let split = line
+            .len()
+            .checked_sub(HASH_TAIL)
+            .filter(|&at| line.is_char_boundary(at))
+            .ok_or_else(|| format!("line {n}: not an audit line"))?;
+        let (open, tail) = line.split_at(split);
+        let hash = tail
+            .strip_prefix(",\"hash\":\"")
+            .and_then(|t| t.strip_suffix("\"}"))
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| format!("line {n}: no hash at its end"))?;
+        let body = format!("{open}}}");
+        if sha256_hex(body.as_bytes()) != hash {
+            return Err(format!(
+                "line {n}: edited (its content does not match its hash)"
+            ));
+        }
+        let value: Value =
+            serde_json::from_str(&body).map_err(|_| format!("line {n}: not a JSON object"))?;
+        if value["prev"].as_str() != Some(prev.as_str()) {
+            return Err(format!(
+                "line {n}: gap or edit: it does not follow line {} (its prev is not that line's hash)",
+                n - 1
+            ));
+        }
+        if value["seq"].as_u64() != Some(lines + 1) {
+            return Err(format!(
+                "line {n}: gap: seq {} where {} was due",
+                value["seq"],
+                lines + 1
+            ));
+        }
+        prev = hash.to_owned();
+        lines += 1;
+    }
+    Ok(Verified { lines, head: prev })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(serial: &str) -> Event {
+        Event {
+            event: "provision".into(),
+            reader: "r0".into(),
+            serial: Some(serial.into()),
+            key_version: Some(0x31),
+            service: Some("citizen".into()),
+            result: "personalised".into(),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn a_whole_trail_verifies_and_gaps_and_edits_are_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path, "st-1").unwrap();
+        for s in ["A1", "A2", "A3"] {
+            log.append(&event(s)).unwrap();
+        }
+        // A second opening continues the chain.
+        AuditLog::open(&path, "st-1")
+            .unwrap()
+            .append(&event("A4"))
+            .unwrap();
+        let whole = verify(&path).unwrap();
+        assert_eq!(whole.lines, 4);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().all(|l| l.contains("\"station\":\"st-1\"")));
+        let lines: Vec<&str> = text.lines().collect();
+
+        // A line removed.
+        let gap = format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3]);
+        let e = verify_bytes(gap.as_bytes()).unwrap_err();
+        assert!(e.starts_with("line 2: gap"), "{e}");
+        // A line edited.
+        let edited = text.replace("\"serial\":\"A3\"", "\"serial\":\"B3\"");
+        let e = verify_bytes(edited.as_bytes()).unwrap_err();
+        assert!(e.starts_with("line 3: edited"), "{e}");
+        // Two lines swapped.
+        let swapped = format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3]);
+        assert!(
+            verify_bytes(swapped.as_bytes())
+                .unwrap_err()
+                .starts_with("line 2:")
+        );
+        // A torn last line.
+        let torn = &text[..text.len() - 5];
+        assert!(verify_bytes(torn.as_bytes()).is_err());
+        // Nothing is appended to a broken trail.
+        std::fs::write(&path, edited).unwrap();
+        assert!(AuditLog::open(&path, "st-1").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_trail_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        AuditLog::open(&path, "s")
+            .unwrap()
+            .append(&event("A1"))
+            .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}

@@ -1,0 +1,322 @@
+//! `asan keys derive` (one card's key file from the master key set) and
+//! `asan keys rotate` (replace a card's SCP03 keys, safe to interrupt), and
+//! `asan audit verify`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::provisioning::{OperatorKeys, station_name};
+use super::{Cli, Io, json as print_json, say, transport};
+use crate::audit::{self, AuditLog, Event};
+use crate::error::{Error, Result};
+use crate::provision::{Rotation, replace_keys};
+use crate::transport::Transport;
+use crate::transport::pcsc::{self, PcscTransport};
+use crate::{AsanCard, keys};
+
+/// `asan keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print one card's SCP03 key file, derived from the master key set and
+    /// the card serial (for support staff; the keys are secret).
+    Derive {
+        /// The master key set (key file; mode 0600).
+        #[arg(long, value_name = "FILE")]
+        master_keys: PathBuf,
+        /// The card serial, as `asan info` shows it.
+        #[arg(long, value_name = "S")]
+        serial: String,
+        /// Write the key file to FILE (created with mode 0600) instead of
+        /// standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Replace the card's SCP03 key set by PUT KEY (a new key version),
+    /// checked with a channel opened with the new keys. Safe to interrupt:
+    /// the card answers to exactly one of the two sets, and a re-run
+    /// finishes.
+    Rotate(RotateArgs),
+}
+
+/// `asan keys rotate` options.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The card's current key set (key file).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "master_keys",
+        required_unless_present = "master_keys"
+    )]
+    pub keys: Option<PathBuf>,
+    /// The current master key set: the card's keys are derived from it.
+    #[arg(long, value_name = "FILE")]
+    pub master_keys: Option<PathBuf>,
+    /// The new master key set (another key version).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "new_keys",
+        required_unless_present = "new_keys"
+    )]
+    pub new_master_keys: Option<PathBuf>,
+    /// The new key set of a single card (key file).
+    #[arg(long, value_name = "FILE", conflicts_with = "all_readers")]
+    pub new_keys: Option<PathBuf>,
+    /// Rotate the card in every reader.
+    #[arg(long)]
+    pub all_readers: bool,
+    /// Secure channel level: 03 or 33.
+    #[arg(long, value_name = "LEVEL", default_value = "33", value_parser = ["03", "33"])]
+    pub level: String,
+    /// Append one hash-chained JSON line per card to this audit trail.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// The station's name in the audit trail (default: the host name).
+    #[arg(long, value_name = "NAME", requires = "audit")]
+    pub station: Option<String>,
+}
+
+/// `asan audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that an audit trail is whole: every line's hash, its sequence
+    /// number and the hash of the line before; report the first gap or edit.
+    Verify {
+        /// The audit file.
+        file: PathBuf,
+    },
+}
+
+/// Runs `asan keys …`.
+pub fn run(cli: &Cli, cmd: &KeysCommand, io: &mut Io<'_>) -> Result<()> {
+    match cmd {
+        KeysCommand::Derive {
+            master_keys,
+            serial,
+            output,
+        } => derive(cli, master_keys, serial, output.as_deref(), io),
+        KeysCommand::Rotate(args) => rotate(cli, args, io),
+    }
+}
+
+fn derive(
+    cli: &Cli,
+    master: &std::path::Path,
+    serial: &str,
+    output: Option<&std::path::Path>,
+    io: &mut Io<'_>,
+) -> Result<()> {
+    let master = keys::load(master)?;
+    let card = keys::derive(&master, serial)?;
+    match output {
+        Some(path) => {
+            keys::save(path, &card)?;
+            let message = format!(
+                "key file of card {serial} (key version {:02X}) written to {}",
+                card.kvn,
+                path.display()
+            );
+            if cli.json {
+                print_json(io.out, &json!({ "ok": true, "message": message }))
+            } else {
+                say(io.out, &message)
+            }
+        }
+        None => {
+            let text = zeroize::Zeroizing::new(format!(
+                "# SCP03 keys of card {serial} (keep secret)\nkvn = {:02X}\nenc = {}\nmac = {}\ndek = {}",
+                card.kvn,
+                hex::encode_upper(card.enc),
+                hex::encode_upper(card.mac),
+                hex::encode_upper(card.dek)
+            ));
+            say(io.out, &text)
+        }
+    }
+}
+
+/// What happened to one card in `asan keys rotate`.
+#[derive(Debug, serde::Serialize)]
+struct Rotated {
+    reader: String,
+    serial: Option<String>,
+    /// `rotated`, `already` (an earlier run did it) or `failed`.
+    result: &'static str,
+    key_version: Option<u8>,
+    error: Option<String>,
+}
+
+fn rotate_one<T: Transport>(
+    card: &mut AsanCard<T>,
+    old: &OperatorKeys,
+    new: &OperatorKeys,
+    level: asan_applet::scp03::SecurityLevel,
+    serial: &mut Option<String>,
+) -> Result<(Rotation, u8)> {
+    let s = card.info()?.serial;
+    *serial = Some(s.clone());
+    let old = old.for_serial(&s)?;
+    let new = new.for_serial(&s)?;
+    Ok((replace_keys(card, &old, &new, level)?, new.kvn))
+}
+
+fn rotated(reader: String, serial: Option<String>, r: Result<(Rotation, u8)>) -> Rotated {
+    match r {
+        Ok((how, kvn)) => Rotated {
+            reader,
+            serial,
+            result: match how {
+                Rotation::Replaced => "rotated",
+                Rotation::AlreadyDone => "already",
+            },
+            key_version: Some(kvn),
+            error: None,
+        },
+        Err(e) => Rotated {
+            reader,
+            serial,
+            result: "failed",
+            key_version: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+fn rotate(cli: &Cli, args: &RotateArgs, io: &mut Io<'_>) -> Result<()> {
+    if args.all_readers && (cli.virtual_card.is_some() || cli.reader.is_some()) {
+        return Err(Error::Usage(
+            "--all-readers rotates the card in every reader; it does not go with --virtual or --reader".into(),
+        ));
+    }
+    let old = match (&args.master_keys, &args.keys) {
+        (Some(m), _) => OperatorKeys::Master(keys::load(m)?),
+        (None, Some(k)) => OperatorKeys::Fixed(keys::load(k)?),
+        (None, None) => return Err(Error::Usage("--keys or --master-keys is required".into())),
+    };
+    let new = match (&args.new_master_keys, &args.new_keys) {
+        (Some(m), _) => OperatorKeys::Master(keys::load(m)?),
+        (None, Some(k)) => OperatorKeys::Fixed(keys::load(k)?),
+        (None, None) => {
+            return Err(Error::Usage(
+                "--new-master-keys or --new-keys is required".into(),
+            ));
+        }
+    };
+    let kvn = |k: &OperatorKeys| match k {
+        OperatorKeys::Fixed(k) | OperatorKeys::Master(k) => k.kvn,
+    };
+    if kvn(&old) == kvn(&new) {
+        return Err(Error::Usage(format!(
+            "the new keys must have another key version than the old ones ({:02X})",
+            kvn(&old)
+        )));
+    }
+    let level =
+        asan_applet::scp03::SecurityLevel::from_byte(if args.level == "03" { 0x03 } else { 0x33 })
+            .ok_or_else(|| Error::Usage("bad level".into()))?;
+    let audit = args
+        .audit
+        .as_deref()
+        .map(|f| AuditLog::open(f, &station_name(args.station.as_deref())))
+        .transpose()?;
+    let mut results = Vec::new();
+    if args.all_readers {
+        let readers: Vec<String> = pcsc::list_readers()?
+            .into_iter()
+            .filter(|r| r.asan_imza)
+            .map(|r| r.name)
+            .collect();
+        if readers.is_empty() {
+            return Err(Error::NoCard("no reader holds an Asan İmza card".into()));
+        }
+        for name in readers {
+            let mut serial = None;
+            let r = PcscTransport::connect(Some(&name))
+                .and_then(AsanCard::open)
+                .and_then(|mut card| rotate_one(&mut card, &old, &new, level, &mut serial));
+            results.push(rotated(name, serial, r));
+        }
+    } else {
+        let mut card = transport::open(cli)?;
+        let mut serial = None;
+        let r = match (
+            rotate_one(&mut card, &old, &new, level, &mut serial),
+            &audit,
+        ) {
+            // One card without a trail: the error is the answer.
+            (Err(e), None) => return Err(e),
+            (r, _) => r,
+        };
+        results.push(rotated(card.transport().name(), serial, r));
+    }
+    if let Some(log) = &audit {
+        for r in &results {
+            log.append(&Event {
+                event: "rotate".into(),
+                reader: r.reader.clone(),
+                serial: r.serial.clone(),
+                key_version: r.key_version,
+                result: r.result.into(),
+                error: r.error.clone(),
+                ..Event::default()
+            })?;
+        }
+    }
+    if cli.json {
+        print_json(io.out, &json!({ "cards": results }))?;
+    } else {
+        for r in &results {
+            let serial = r.serial.as_deref().unwrap_or("?");
+            let line = match (&r.error, r.key_version) {
+                (Some(e), _) => format!("{} ({serial}): failed: {e}", r.reader),
+                (None, Some(k)) => {
+                    format!("{} ({serial}): {}, key version {k:02X}", r.reader, r.result)
+                }
+                (None, None) => format!("{} ({serial}): {}", r.reader, r.result),
+            };
+            say(io.out, &line)?;
+        }
+    }
+    match results.iter().filter(|r| r.result == "failed").count() {
+        0 => Ok(()),
+        1 if results.len() == 1 => Err(Error::ConditionsNotSatisfied(format!(
+            "key rotation failed: {}",
+            results
+                .first()
+                .and_then(|r| r.error.clone())
+                .unwrap_or_default()
+        ))),
+        n => Err(Error::ConditionsNotSatisfied(format!(
+            "{n} of {} cards failed",
+            results.len()
+        ))),
+    }
+}
+
+/// Runs `asan audit …`.
+pub fn audit(cli: &Cli, cmd: &AuditCommand, io: &mut Io<'_>) -> Result<()> {
+    match cmd {
+        AuditCommand::Verify { file } => {
+            let v = audit::verify(file)?;
+            if cli.json {
+                print_json(
+                    io.out,
+                    &json!({ "ok": true, "lines": v.lines, "head": v.head }),
+                )
+            } else {
+                say(
+                    io.out,
+                    &format!(
+                        "{}: whole, {} lines; head {}",
+                        file.display(),
+                        v.lines,
+                        v.head
+                    ),
+                )
+            }
+        }
+    }
+}
