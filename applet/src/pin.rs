@@ -129,6 +129,8 @@ impl PinBlock {
 impl Drop for PinBlock {
     fn drop(&mut self) {
         self.bytes.zeroize();
+        #[cfg(test)]
+        tests::dropped(&self.bytes);
     }
 }
 
@@ -216,7 +218,27 @@ impl fmt::Debug for PinRecord {
 mod tests {
     use super::*;
     extern crate std;
+    use core::sync::atomic::{AtomicUsize, Ordering};
     use std::format;
+
+    /// PIN blocks dropped with their bytes wiped (counted in every test of
+    /// the crate: only ever grows).
+    static WIPED: AtomicUsize = AtomicUsize::new(0);
+
+    pub(super) fn dropped(bytes: &[u8; PIN_BLOCK]) {
+        if bytes.iter().all(|b| *b == 0) {
+            WIPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_dropped_block_is_wiped() {
+        let before = WIPED.load(Ordering::SeqCst);
+        let block = PinBlock::from_digits(PinRef::Pin1, b"1234");
+        assert!(block.is_some());
+        drop(block);
+        assert!(WIPED.load(Ordering::SeqCst) > before);
+    }
 
     #[test]
     fn block_format() {
@@ -233,6 +255,15 @@ mod tests {
         assert!(PinBlock::parse(PinRef::Pin1, b"1234\x00\x00\x00\x00").is_none());
         assert!(PinBlock::parse(PinRef::Pin1, b"1234\xFF\xFF\xFF").is_none());
         assert!(PinBlock::parse(PinRef::Pin1, b"").is_none());
+        // The digit count (the host reads the digits back with it).
+        for (pin, digits) in [
+            (PinRef::Pin1, &b"1234"[..]),
+            (PinRef::Pin2, b"123456"),
+            (PinRef::Puk, b"12345678"),
+        ] {
+            let block = PinBlock::from_digits(pin, digits);
+            assert_eq!(block.map(|b| b.digit_count()), Some(digits.len()));
+        }
     }
 
     #[test]
@@ -244,7 +275,9 @@ mod tests {
             tries_left: 2,
             limit: 3,
         };
-        assert!(!format!("{rec:?}").contains("9876"));
+        let shown = format!("{rec:?}");
+        assert!(!shown.contains("9876"), "{shown}");
+        assert_eq!(shown, "PinRecord { set: true, tries_left: 2, limit: 3 }");
     }
 
     #[test]
@@ -272,6 +305,16 @@ mod tests {
         bad[9] = 4; // tries > limit
         assert!(PinRecord::decode(PinRef::Pin2, &bad).is_none());
         assert!(PinRecord::decode(PinRef::Pin2, &enc[..5]).is_none());
+        // A limit of 0, or above 15, is corrupt even with tries within it.
+        let mut bad = enc;
+        (bad[9], bad[10]) = (0, 0);
+        assert!(PinRecord::decode(PinRef::Pin2, &bad).is_none());
+        let mut bad = enc;
+        (bad[9], bad[10]) = (16, 16);
+        assert!(PinRecord::decode(PinRef::Pin2, &bad).is_none());
+        let mut good = enc;
+        (good[9], good[10]) = (15, 15);
+        assert!(PinRecord::decode(PinRef::Pin2, &good).is_some());
         let mut bad = enc;
         bad[0] = 7;
         assert!(PinRecord::decode(PinRef::Pin2, &bad).is_none());

@@ -181,3 +181,50 @@ pub fn install<S: Store, R: CryptoRng>(s: &mut S, rng: &mut R) -> Result<(), Fau
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::store::MemStore;
+
+    #[test]
+    fn the_serial_is_the_installing_randomness() {
+        let mut store = MemStore::new();
+        install(&mut store, &mut ChaCha20Rng::seed_from_u64(7)).unwrap_or_else(|_| panic!());
+        let mut expected = [0u8; SERIAL_LEN];
+        ChaCha20Rng::seed_from_u64(7).fill_bytes(&mut expected);
+        assert_eq!(serial(&store), Ok(expected));
+        // Records a fresh card does not have yet read as absent.
+        assert_eq!(service(&store), Ok(None));
+        assert!(matches!(
+            key(&store, crate::objects::KeyRef::DEFAULT_SIGNING),
+            Ok(None)
+        ));
+        assert_ne!(expected, [0; SERIAL_LEN]);
+    }
+
+    #[test]
+    fn a_record_of_the_wrong_length_is_corrupt() {
+        let mut store = MemStore::new();
+        install(&mut store, &mut ChaCha20Rng::seed_from_u64(7)).unwrap_or_else(|_| panic!());
+        for (id, len) in [
+            (RecordId::Serial, SERIAL_LEN - 1),
+            (RecordId::Serial, 1),
+            (RecordId::ScpCounter, 2),
+            (RecordId::LifeCycle, 1),
+        ] {
+            let mut s = store.clone();
+            let written = transact(&mut s, |s| Ok(s.write(id, &[7; 8][..len])?));
+            assert_eq!(written, Ok(()));
+            let read = match id {
+                RecordId::Serial => serial(&s).map(|_| ()),
+                RecordId::ScpCounter => scp_counter(&s).map(|_| ()),
+                _ => life_cycle(&s).map(|_| ()),
+            };
+            assert_eq!(read, Err(Fault::CorruptRecord(id)), "{id:?} of {len} bytes");
+        }
+    }
+}

@@ -153,24 +153,189 @@ fn put_key_replaces_the_key_set() {
     Operator::open_with(&mut card, 0x33, &new).ok(&mut card, [0x80, 0xDA, 0x00, 0x43], &[1, 1]);
 }
 
+/// The sequence counter the card reports (GET DATA `C6`).
+fn counter(card: &mut Card) -> u32 {
+    let c6 = expect(card, "00CA00C600", 0x9000);
+    u32::from_be_bytes([0, c6[3], c6[4], c6[5]])
+}
+
+/// Opens a session at level 01 with host challenge `hc`; returns the card
+/// challenge and the counter value of the INITIALIZE UPDATE answer.
+fn open_session(card: &mut Card, hc: [u8; 8]) -> ([u8; 8], u32) {
+    let keys = StaticKeys::default_test_keys();
+    let (resp, sw) = tx(card, &HostChannel::initialize_update_apdu(0x30, &hc));
+    assert_eq!(sw, 0x9000);
+    let level = SecurityLevel::from_byte(0x01).unwrap();
+    let (_, ext) = HostChannel::open(&keys, &hc, &resp, level).unwrap();
+    assert_eq!(tx(card, &ext).1, 0x9000, "EXTERNAL AUTHENTICATE");
+    (
+        resp[13..21].try_into().unwrap(),
+        u32::from_be_bytes([0, resp[29], resp[30], resp[31]]),
+    )
+}
+
 #[test]
-fn sequence_counter_is_persistent_and_challenges_never_repeat() {
+fn unauthenticated_initialize_updates_change_nothing_persistent() {
+    // Anyone can send INITIALIZE UPDATE, and a failed EXTERNAL
+    // AUTHENTICATE after it: neither writes to the card's memory nor moves
+    // the sequence counter, so nobody without the keys can exhaust the
+    // counter (6985 for good at FFFFFF) or wear the memory.
     let mut card = fresh();
-    let hc = [9u8; 8];
-    let mut challenges = Vec::new();
-    for round in 1..=3u8 {
+    let image = card.store().image().to_vec();
+    let steps = card.store().steps();
+    for i in 0..2000u32 {
+        let hc = [(i >> 8) as u8, i as u8, 1, 2, 3, 4, 5, 6];
         let (resp, sw) = tx(&mut card, &HostChannel::initialize_update_apdu(0x30, &hc));
         assert_eq!(sw, 0x9000);
-        assert_eq!(&resp[29..32], &[0, 0, round]);
-        challenges.push(resp[13..21].to_vec());
-        card = power_cycle(card, u64::from(round));
+        assert_eq!(&resp[29..32], &[0, 0, 1], "the counter value offered");
+        if i % 3 == 0 {
+            // A wrong host cryptogram and MAC.
+            let sw = txh(&mut card, "8482010010 0102030405060708 1112131415161718").1;
+            assert_eq!(sw, 0x6982);
+        }
+        if i % 500 == 0 {
+            card = power_cycle(card, u64::from(i));
+        }
     }
-    challenges.dedup();
-    assert_eq!(challenges.len(), 3);
+    assert_eq!(card.store().steps(), steps, "no physical write");
+    assert!(card.store().image().as_slice() == image.as_slice());
+    assert_eq!(counter(&mut card), 0);
+    // The operator's channel still opens, and uses counter value 1.
+    let (_, seq) = open_session(&mut card, [9; 8]);
+    assert_eq!(seq, 1);
+    assert_eq!(counter(&mut card), 1);
+}
+
+#[test]
+fn challenges_of_opened_sessions_never_repeat() {
+    // Each opened session uses up its counter value (persisted by the
+    // EXTERNAL AUTHENTICATE that opened it, before its 9000), so no two
+    // sessions ever share a card challenge — across power cycles,
+    // unauthenticated attempts, torn authentications, and with the host
+    // challenge always the same.
+    let mut card = fresh();
+    let hc = [9u8; 8];
+    let mut challenges = std::collections::BTreeSet::new();
+    let mut last = 0;
+    for round in 1..=12u32 {
+        // Unauthenticated attempts in between.
+        for _ in 0..round % 4 {
+            assert_eq!(
+                tx(&mut card, &HostChannel::initialize_update_apdu(0x30, &hc)).1,
+                0x9000
+            );
+        }
+        if round % 3 == 0 {
+            // A power cut during EXTERNAL AUTHENTICATE: the session does
+            // not open; whether its counter value was used up or not, it
+            // never opens another session.
+            let (resp, _) = tx(&mut card, &HostChannel::initialize_update_apdu(0x30, &hc));
+            let keys = StaticKeys::default_test_keys();
+            let level = SecurityLevel::from_byte(0x01).unwrap();
+            let (_, ext) = HostChannel::open(&keys, &hc, &resp, level).unwrap();
+            card.store_mut()
+                .fail_after(Some(usize::from(round % 2 == 0)));
+            assert_eq!(tx(&mut card, &ext).1, 0x6F00);
+            card = power_cycle(card, u64::from(round));
+            // The channel is not open.
+            assert_eq!(txh(&mut card, "84CA00C608 0102030405060708").1, 0x6982);
+        }
+        let (challenge, seq) = open_session(&mut card, hc);
+        assert!(seq > last, "round {round}: counter {seq} after {last}");
+        last = seq;
+        assert!(
+            challenges.insert(challenge),
+            "round {round}: challenge repeated"
+        );
+        assert_eq!(counter(&mut card), seq);
+        card = power_cycle(card, u64::from(round) + 100);
+    }
+}
+
+#[test]
+fn the_counter_stops_only_after_real_sessions() {
+    // At FFFFFE one more session opens (at FFFFFF); after it, INITIALIZE
+    // UPDATE answers 6985 for good. Only sessions that authenticated got it
+    // there.
+    let mut card = fresh();
+    let (_, seq) = open_session(&mut card, [1; 8]);
+    assert_eq!(seq, 1);
+    use asan_applet::store::{RecordId, Store};
+    let store = card.store_mut();
+    store.begin().unwrap();
+    store
+        .write(RecordId::ScpCounter, &[0xFF, 0xFF, 0xFE])
+        .unwrap();
+    store.commit().unwrap();
+    for _ in 0..3 {
+        let (resp, sw) = tx(
+            &mut card,
+            &HostChannel::initialize_update_apdu(0x30, &[2; 8]),
+        );
+        assert_eq!((sw, &resp[29..32]), (0x9000, &[0xFF, 0xFF, 0xFF][..]));
+    }
+    let (_, seq) = open_session(&mut card, [3; 8]);
+    assert_eq!(seq, 0xFF_FFFF);
     assert_eq!(
-        expect(&mut card, "00CA00C600", 0x9000),
-        vec![0xC6, 4, 0x30, 0, 0, 3]
+        tx(
+            &mut card,
+            &HostChannel::initialize_update_apdu(0x30, &[4; 8])
+        )
+        .1,
+        0x6985
     );
+    card = power_cycle(card, 3);
+    assert_eq!(
+        tx(
+            &mut card,
+            &HostChannel::initialize_update_apdu(0x30, &[4; 8])
+        )
+        .1,
+        0x6985
+    );
+}
+
+#[test]
+fn only_deleting_the_current_certificate_clears_the_current_ef() {
+    let mut card = operational();
+    // A101 is the current EF (selected plain, with the channel open).
+    let mut op = Operator::open(&mut card, 0x01);
+    expect(&mut card, "00A4020C02A101", 0x9000);
+    // Rewriting it keeps it current: READ BINARY reads the new certificate.
+    let cert = fake_certificate(100, 0x77);
+    op.ok(&mut card, [0x80, 0xDA, 0xA1, 0x01], &cert);
+    assert_eq!(expect(&mut card, "00B0000064", 0x9000), cert);
+    // Deleting another certificate keeps it too.
+    op.ok(&mut card, [0x80, 0xDA, 0xA2, 0x01], &[]);
+    assert_eq!(expect(&mut card, "00B0000064", 0x9000), cert);
+    // Deleting it leaves no current EF.
+    op.ok(&mut card, [0x80, 0xDA, 0xA1, 0x01], &[]);
+    assert_eq!(txh(&mut card, "00B0000064").1, 0x6985);
+}
+
+#[test]
+fn put_key_takes_key_versions_01_to_7f() {
+    let old = StaticKeys::default_test_keys();
+    for (kvn, sw) in [
+        (0x00, 0x6A80),
+        (0x80, 0x6A80),
+        (0xFF, 0x6A80),
+        (0x7F, 0x9000),
+    ] {
+        let mut card = operational();
+        let new = StaticKeys {
+            kvn,
+            ..StaticKeys::default_test_keys()
+        };
+        let mut op = Operator::open(&mut card, 0x03);
+        let (_, got) = op.send(
+            &mut card,
+            [0x80, 0xD8, 0x30, 0x81],
+            &put_key_data(&new, &old.dek),
+            Some(256),
+        );
+        assert_eq!(got, sw, "KVN {kvn:02X}");
+    }
 }
 
 #[test]

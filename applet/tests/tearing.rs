@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 
-use asan_applet::{PinRef, ServiceType};
+use asan_applet::{Applet, MemStore, PinRef, ServiceType, StoreError};
 use common::*;
 
 type Setup = fn() -> (Card, Option<Operator>);
@@ -35,9 +35,43 @@ fn op(o: &mut Option<Operator>) -> &mut Operator {
     o.as_mut().expect("operator channel")
 }
 
+/// The state a cut store recovers to, checked against cuts during the
+/// recovery itself: power cut again after each physical write of the
+/// journal replay, then back for good, gives the same state.
+fn recovered(name: &str, k: usize, store: MemStore) -> MemStore {
+    let mut full = store.clone();
+    let start = full.steps();
+    full.power_cycle().expect("recovery");
+    let replay = full.steps() - start;
+    for r in 0..replay {
+        let mut again = store.clone();
+        assert_eq!(
+            again.power_cycle_cut_after(r),
+            Err(StoreError::PowerLost),
+            "{name}: cut {k}, recovery cut {r} not reached"
+        );
+        again.power_cycle().expect("second recovery");
+        assert!(
+            again.image() == full.image(),
+            "{name}: cut after write {k}, then during recovery after write {r}: \
+             not the state of an uncut recovery"
+        );
+    }
+    full
+}
+
 /// Runs `run` once without faults (the "after" state), then with a power
-/// cut after every write position; returns the number of cut points.
-fn tear(name: &str, setup: Setup, run: Run, also_allowed: &[Vec<u8>]) -> usize {
+/// cut after every write position (and during the recovery of each);
+/// returns the number of cut points.
+///
+/// The states the cuts leave must come in order: the state before for the
+/// first cuts, then each state of `between` in turn, then the state after —
+/// and every one of them must appear. For a PIN comparison `between` is
+/// "before, with one try spent": that it appears, and before the state
+/// after, shows that the decremented counter is durable before the card
+/// acts on the comparison (a card that compared first and wrote once would
+/// go from before straight to after).
+fn tear(name: &str, setup: Setup, run: Run, between: &[Vec<u8>]) -> usize {
     let (card, _) = setup();
     let before = image(&card);
     drop(card);
@@ -47,19 +81,51 @@ fn tear(name: &str, setup: Setup, run: Run, also_allowed: &[Vec<u8>]) -> usize {
     let writes = card.store().steps() - start;
     let after = image(&card);
     assert!(writes > 0, "{name}: changed nothing (SW {sw:04X})");
+    let order: Vec<&Vec<u8>> = std::iter::once(&before)
+        .chain(between)
+        .chain(std::iter::once(&after))
+        .collect();
+    let mut seen = vec![false; order.len()];
+    let mut at = 0;
     for k in 0..writes {
         let (mut card, mut o) = setup();
         card.store_mut().fail_after(Some(k));
         let _ = run(&mut card, &mut o);
         assert!(card.store().power_lost(), "{name}: cut {k} not reached");
-        let card = power_cycle(card, 99);
-        let got = image(&card);
+        let store = recovered(name, k, card.into_store());
+        let got = store.image().to_vec();
+        // The first state at or after the last one seen (before and after
+        // are equal for a correct VERIFY: the try spent is given back).
+        let Some(index) = order
+            .iter()
+            .skip(at)
+            .position(|state| **state == got)
+            .map(|i| i + at)
+        else {
+            panic!(
+                "{name}: cut after write {k} of {writes} left a state that is not before, \
+                 after, nor the next allowed one (an earlier one, or none)"
+            );
+        };
+        at = index;
+        seen[index] = true;
+        // The recovered card powers up.
+        Applet::new(store, rng(99)).expect("card after power cycle");
+    }
+    assert!(seen[0], "{name}: no cut leaves the state before");
+    // A cut before the last write (clearing the commit mark) is completed
+    // by the recovery.
+    assert!(
+        seen[order.len() - 1],
+        "{name}: no cut leaves the state after"
+    );
+    for (i, seen) in seen.iter().enumerate().skip(1).take(between.len()) {
         assert!(
-            got == before || got == after || also_allowed.contains(&got),
-            "{name}: cut after write {k} of {writes} left a state that is neither before nor after"
+            seen,
+            "{name}: no cut leaves intermediate state {i}: the writes are not in the required order"
         );
     }
-    eprintln!("tearing: {name}: {writes} cut points, all before/after");
+    eprintln!("tearing: {name}: {writes} cut points, states in order");
     writes
 }
 
@@ -230,8 +296,18 @@ fn set_pin(c: &mut Card, o: &mut Option<Operator>) -> u16 {
 fn set_limit(c: &mut Card, o: &mut Option<Operator>) -> u16 {
     op(o).send(c, [0x80, 0xDA, 0x01, 0x82], &[5], None).1
 }
-fn initialize_update(c: &mut Card, _: &mut Option<Operator>) -> u16 {
-    txh(c, "8050300008 0102030405060708 00").1
+/// INITIALIZE UPDATE (which writes nothing) and the EXTERNAL AUTHENTICATE
+/// that uses up the sequence counter value.
+fn open_channel(c: &mut Card, _: &mut Option<Operator>) -> u16 {
+    use asan_applet::scp03::host::HostChannel;
+    use asan_applet::scp03::{SecurityLevel, StaticKeys};
+    let hc = [1, 2, 3, 4, 5, 6, 7, 8];
+    let (resp, sw) = tx(c, &HostChannel::initialize_update_apdu(0x30, &hc));
+    assert_eq!(sw, 0x9000);
+    let level = SecurityLevel::from_byte(0x01).expect("level");
+    let keys = StaticKeys::default_test_keys();
+    let (_, ext) = HostChannel::open(&keys, &hc, &resp, level).expect("card cryptogram");
+    tx(c, &ext).1
 }
 
 /// A fresh card with everything set except activation.
@@ -288,12 +364,62 @@ fn operator_commands_are_atomic() {
     total += tear("terminate", operational_with_channel, terminate, &[]);
     total += tear("PUT KEY", operational_with_channel, put_key, &[]);
     total += tear(
-        "SCP03 sequence counter",
+        "SCP03 sequence counter (EXTERNAL AUTHENTICATE)",
         operational_session,
-        initialize_update,
+        open_channel,
         &[],
     );
     eprintln!("tearing: operator commands: {total} cut points");
+}
+
+#[test]
+fn installation_is_atomic() {
+    // The card installs itself on an empty store in one transaction: a cut
+    // at any write (and during the recovery after it) leaves an empty store,
+    // on which the card installs itself again at power-up, or the whole
+    // fresh card — never a partial one.
+    use asan_applet::state;
+    let mut whole = MemStore::new();
+    state::install(&mut whole, &mut rng(1)).expect("install");
+    let writes = whole.steps();
+    let empty = MemStore::new();
+    assert!(writes > 2, "{writes} writes");
+    let mut seen = [false; 2];
+    for k in 0..writes {
+        let mut store = MemStore::new();
+        store.fail_after(Some(k));
+        assert_eq!(
+            state::install(&mut store, &mut rng(1)),
+            Err(asan_applet::Fault::Store(StoreError::PowerLost)),
+            "cut {k}"
+        );
+        let store = recovered("install", k, store);
+        let fresh = store.image() == empty.image();
+        assert!(
+            fresh || store.image() == whole.image(),
+            "install: cut after write {k} of {writes} left a partial card"
+        );
+        assert_eq!(state::installed(&store), Ok(!fresh), "cut {k}");
+        seen[usize::from(!fresh)] = true;
+        // Either way the card powers up as a fresh card that answers.
+        let mut card = Applet::new(store, rng(1)).expect("card after power cycle");
+        assert_eq!(expect(&mut card, "00CA00C200", 0x9000), vec![0xC2, 1, 3]);
+        assert_eq!(
+            expect(&mut card, "00CA00C100", 0x9000),
+            expect(
+                &mut Applet::new(whole.clone(), rng(5)).expect("card"),
+                "00CA00C100",
+                0x9000
+            ),
+            "the same serial: the install of the same randomness, whole"
+        );
+    }
+    assert_eq!(
+        seen,
+        [true, true],
+        "cuts leave both the empty and the whole store"
+    );
+    eprintln!("tearing: install: {writes} cut points");
 }
 
 #[test]

@@ -247,33 +247,55 @@ fn wrong_signing_certificate_hash_fails_even_if_openssl_accepts_it() {
         }
         *attrs = SetOfVec::try_from(list).unwrap();
     });
+    // Ours: the untampered signature is valid, the tampered one fails on
+    // exactly the signing-certificate check.
+    let v = verify(&der, Some(&digest), &[s.ca.root_der()], now).unwrap();
+    assert!(v.valid, "{:#?}", v.checks);
     let v = verify(&tampered, Some(&digest), &[s.ca.root_der()], now).unwrap();
     assert_eq!(only_failure(&v), Check::SIGNING_CERTIFICATE);
 
-    let p7s = s.path("ess.p7s");
+    // OpenSSL's `cms -verify` (3.0) does not look at the ESS
+    // signing-certificate-v2 hash: it accepts the tampered signature. That is
+    // the "even if" of this test's name: if OpenSSL ever refuses it, this
+    // assertion fails, and the table in docs/verification.md must change.
     let doc = s.path("doc.txt");
-    std::fs::write(&p7s, &tampered).unwrap();
     std::fs::write(&doc, DOC).unwrap();
     let root = s.ca.dir().join("root.pem");
-    let (ok, text) = support::openssl(&[
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        support::p(&p7s),
-        "-content",
-        support::p(&doc),
-        "-CAfile",
-        support::p(&root),
-        "-out",
-        "/dev/null",
-    ]);
-    println!(
-        "openssl on a wrong signing-certificate-v2 hash: success={ok}: {}",
-        text.trim()
+    let openssl_verify = |cms: &[u8], name: &str, content: &std::path::Path| {
+        let p7s = s.path(name);
+        std::fs::write(&p7s, cms).unwrap();
+        support::openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            support::p(&p7s),
+            "-content",
+            support::p(content),
+            "-CAfile",
+            support::p(&root),
+            "-out",
+            "/dev/null",
+        ])
+    };
+    let (ok, text) = openssl_verify(&tampered, "ess.p7s", &doc);
+    assert!(
+        ok && text.contains("Verification successful"),
+        "OpenSSL's verdict on a wrong signing-certificate-v2 hash changed: {text}"
     );
+    // The same OpenSSL command does verify: the signature over another
+    // document fails it, the untampered one passes.
+    let other = s.path("other.txt");
+    std::fs::write(&other, b"another document").unwrap();
+    let (ok, text) = openssl_verify(&tampered, "ess-other.p7s", &other);
+    assert!(
+        !ok && text.contains("Verification failure"),
+        "OpenSSL accepted the signature over another document: {text}"
+    );
+    let (ok, text) = openssl_verify(&der, "good.p7s", &doc);
+    assert!(ok, "OpenSSL refused the untampered signature: {text}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use asan_tests::{SLOTS, VirtualReader, workspace_binary};
+use asan_tests::{SLOTS, VirtualReader, wait_until_card_gone, workspace_binary};
 use serde_json::Value;
 
 fn asan(args: &[&str], dir: &Path) -> Output {
@@ -160,8 +160,12 @@ fn batch_of_four_with_an_operational_card_and_a_killed_one() {
 
     // The killed card comes back with its image; the second run finishes it
     // and touches nothing else.
-    readers[2] = None;
-    thread::sleep(Duration::from_millis(1200));
+    // Once pcscd has seen the killed card leave its reader, the slot is
+    // free for the card to come back.
+    let killed = readers[2].take().unwrap();
+    let reader = killed.reader.clone();
+    drop(killed);
+    wait_until_card_gone(&reader);
     readers[2] = Some(VirtualReader::start(SLOTS[2].0, &images[2]));
     let (report, out) = provision_all(d, &ca, &mailer);
     assert!(

@@ -37,7 +37,11 @@ const POLL: Duration = Duration::from_millis(200);
 /// still there. A connection that stays silent longer than this was accepted
 /// by vpcd but is not being served (this happens when a card reconnects while
 /// vpcd is still dropping its previous connection): reconnect.
-const SILENCE: Duration = Duration::from_secs(3);
+pub const SILENCE: Duration = Duration::from_secs(3);
+/// Time a message has to arrive whole once its first byte came (vpcd sends
+/// the length and the payload back to back, on the same machine): a peer
+/// that sends part of a message and stops is dropped after this.
+pub const MESSAGE_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Outcome of reading one message.
 enum Incoming {
@@ -47,21 +51,66 @@ enum Incoming {
     Silent,
 }
 
-/// Reads exactly `buf.len()` bytes, waking up on timeouts to check `stop`
-/// only before the first byte (a message once begun is read to its end).
+/// How reading into a buffer ended.
+enum Fill {
+    /// The buffer is full.
+    Full,
+    /// The peer closed the connection (before the buffer was full).
+    Closed,
+    /// Shutdown was requested.
+    Shutdown,
+    /// Nothing arrived for [`SILENCE`] before the message began.
+    Silent,
+}
+
+/// When the message being read began, and so when it must be complete.
+struct Message {
+    /// Set by the message's first byte.
+    deadline: Option<Instant>,
+    /// When reading started, for [`SILENCE`].
+    since: Instant,
+}
+
+impl Message {
+    fn new() -> Self {
+        Self {
+            deadline: None,
+            since: Instant::now(),
+        }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes, waking up on timeouts to check `stop`.
+/// Before the message's first byte, [`SILENCE`] ends the wait; after it,
+/// the message must be complete by its deadline.
 fn read_full(
     stream: &mut TcpStream,
     buf: &mut [u8],
     stop: &AtomicBool,
-    started: bool,
-) -> io::Result<Option<()>> {
+    message: &mut Message,
+) -> io::Result<Fill> {
     let mut filled = 0;
-    let mut begun = started;
-    let since = Instant::now();
-    while filled < buf.len() {
-        let Some(rest) = buf.get_mut(filled..) else {
-            break;
+    while let Some(rest) = buf.get_mut(filled..).filter(|rest| !rest.is_empty()) {
+        if stop.load(Ordering::Relaxed) {
+            // Nothing of this message has been acted on: stopping now still
+            // falls between two exchanges.
+            return Ok(Fill::Shutdown);
+        }
+        // Never wait past the deadline of a message once begun.
+        let wait = match message.deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "a message did not arrive whole in time",
+                    ));
+                }
+                left.min(POLL)
+            }
+            None => POLL,
         };
+        stream.set_read_timeout(Some(wait))?;
         // vpcd writes a message's length and body separately; without
         // quick ACKs the second write waits for a delayed ACK (~40 ms).
         #[cfg(target_os = "linux")]
@@ -70,10 +119,12 @@ fn read_full(
             let _ = stream.set_quickack(true);
         }
         match stream.read(rest) {
-            Ok(0) => return Ok(None),
+            Ok(0) => return Ok(Fill::Closed),
             Ok(n) => {
                 filled += n;
-                begun = true;
+                if message.deadline.is_none() {
+                    message.deadline = Some(Instant::now() + MESSAGE_DEADLINE);
+                }
             }
             Err(e)
                 if matches!(
@@ -81,33 +132,36 @@ fn read_full(
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                if !begun && stop.load(Ordering::Relaxed) {
-                    return Err(io::Error::new(io::ErrorKind::Interrupted, "shutdown"));
-                }
-                if !begun && since.elapsed() > SILENCE {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "silent"));
+                if message.deadline.is_none() && message.since.elapsed() > SILENCE {
+                    return Ok(Fill::Silent);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(Some(()))
+    Ok(Fill::Full)
 }
 
 fn read_message(stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<Incoming> {
+    let mut message = Message::new();
     let mut len = [0u8; 2];
-    match read_full(stream, &mut len, stop, false) {
-        Ok(Some(())) => {}
-        Ok(None) => return Ok(Incoming::Closed),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Incoming::Shutdown),
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Incoming::Silent),
-        Err(e) => return Err(e),
+    match read_full(stream, &mut len, stop, &mut message)? {
+        Fill::Full => {}
+        Fill::Closed => return Ok(Incoming::Closed),
+        Fill::Shutdown => return Ok(Incoming::Shutdown),
+        Fill::Silent => return Ok(Incoming::Silent),
     }
     let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    match read_full(stream, &mut payload, stop, true)? {
-        Some(()) => Ok(Incoming::Message(payload)),
-        None => Ok(Incoming::Closed),
+    match read_full(stream, &mut payload, stop, &mut message)? {
+        Fill::Full => Ok(Incoming::Message(payload)),
+        Fill::Closed => Ok(Incoming::Closed),
+        Fill::Shutdown => Ok(Incoming::Shutdown),
+        // The message has begun: only its deadline applies.
+        Fill::Silent => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "a message did not arrive whole in time",
+        )),
     }
 }
 
@@ -153,14 +207,16 @@ pub enum SessionEnd {
 }
 
 /// Serves one connection until vpcd closes it or `stop` is set. The card is
-/// powered off when the session ends, as when a card leaves a reader.
+/// powered off when the session ends, as when a card leaves a reader. A
+/// message that is not whole [`MESSAGE_DEADLINE`] after its first byte ends
+/// the session with a [`io::ErrorKind::TimedOut`] error (its part is never
+/// acted on); `stop` is honoured while waiting for any byte.
 pub fn serve<S: Store>(
     card: &mut VirtualCard<S>,
     stream: &mut TcpStream,
     stop: &AtomicBool,
     trace: &mut dyn FnMut(&str),
 ) -> io::Result<SessionEnd> {
-    stream.set_read_timeout(Some(POLL))?;
     stream.set_nodelay(true)?;
     let result = loop {
         let msg = match read_message(stream, stop) {

@@ -304,3 +304,190 @@ fn killing_the_process_at_random_points_leaves_a_consistent_image() {
         "the kills should land at different points: {seen:?}"
     );
 }
+
+/// A peer that sends a length and part of a message, then nothing: the
+/// message's deadline ends the session (no `serve` held forever), and the
+/// card goes on serving the next connection.
+#[test]
+fn a_stalled_message_ends_the_session_at_its_deadline() {
+    use std::io::Write;
+    use std::sync::mpsc;
+    let mut pcscd = FakeVpcd::new();
+    let address = pcscd.address();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done, ended) = mpsc::channel();
+    let stop2 = Arc::clone(&stop);
+    let card_thread = thread::spawn(move || {
+        let mut card = VirtualCard::in_memory().unwrap();
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        let started = Instant::now();
+        let end = vpcd::serve(&mut card, &mut stream, &stop2, &mut |_| {});
+        done.send((end.map_err(|e| e.kind()), started.elapsed()))
+            .unwrap();
+    });
+    pcscd.accept();
+    pcscd.control(vpcd::control::POWER_ON);
+    // A 16-byte message announced, 3 bytes sent, then silence.
+    let s = pcscd.stream.as_mut().unwrap();
+    s.write_all(&[0x00, 0x10, 0x00, 0xA4, 0x04]).unwrap();
+    let (end, took) = ended
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve is still waiting for the rest of the message");
+    assert_eq!(end, Err(std::io::ErrorKind::TimedOut));
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    card_thread.join().unwrap();
+    // The same for the 2-byte length itself: one byte, then nothing.
+    let stop3 = Arc::clone(&stop);
+    let address = pcscd.address();
+    let (done, ended) = mpsc::channel();
+    let card_thread = thread::spawn(move || {
+        let mut card = VirtualCard::in_memory().unwrap();
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        let end = vpcd::serve(&mut card, &mut stream, &stop3, &mut |_| {});
+        done.send(end.map_err(|e| e.kind())).unwrap();
+    });
+    pcscd.accept();
+    pcscd.stream.as_mut().unwrap().write_all(&[0x00]).unwrap();
+    let end = ended
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve is still waiting for the second length byte");
+    assert_eq!(end, Err(std::io::ErrorKind::TimedOut));
+    card_thread.join().unwrap();
+}
+
+/// SIGTERM (and SIGINT) stop the process promptly even while a peer has
+/// left a message half sent.
+#[test]
+fn signals_stop_the_process_during_a_stalled_message() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("card.img");
+    for sig in ["TERM", "INT"] {
+        let mut pcscd = FakeVpcd::new();
+        let mut child = spawn(&state, &pcscd.address());
+        pcscd.accept();
+        pcscd.control(vpcd::control::POWER_ON);
+        assert_eq!(sw(&pcscd.transmit(SELECT)), 0x9000);
+        let s = pcscd.stream.as_mut().unwrap();
+        s.write_all(&[0x00, 0x10, 0x00, 0xA4]).unwrap();
+        s.flush().unwrap();
+        // The bytes are on their way before the signal: the card reads them
+        // within its poll interval, long before the signal arrives (and a
+        // stop between two messages is fine too; it must just never hang).
+        signal(&child, sig);
+        let status = wait_exit(&mut child, Duration::from_secs(5));
+        assert!(status.success(), "SIG{sig}: {status:?}");
+        image::load(&state).expect("the image is intact");
+    }
+}
+
+/// A connection on which vpcd says nothing ends after [`vpcd::SILENCE`],
+/// not before (pcscd polls several times a second) and not never.
+#[test]
+fn a_silent_connection_ends_after_the_silence_time() {
+    use std::sync::mpsc;
+    let mut pcscd = FakeVpcd::new();
+    let address = pcscd.address();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done, ended) = mpsc::channel();
+    let card_thread = thread::spawn(move || {
+        let mut card = VirtualCard::in_memory().unwrap();
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        let started = Instant::now();
+        let end = vpcd::serve(&mut card, &mut stream, &stop, &mut |_| {});
+        done.send((end.map_err(|e| e.kind()), started.elapsed()))
+            .unwrap();
+    });
+    pcscd.accept();
+    let (end, took) = ended
+        .recv_timeout(vpcd::SILENCE * 4)
+        .expect("a silent connection is kept forever");
+    assert_eq!(end, Ok(vpcd::SessionEnd::Silent));
+    assert!(
+        took >= vpcd::SILENCE && took < vpcd::SILENCE + Duration::from_secs(2),
+        "{took:?}"
+    );
+    card_thread.join().unwrap();
+}
+
+/// Without vpcd, `run` says so once (not at every retry), and stops soon
+/// after `stop` is set, also in the middle of a long back-off.
+#[test]
+fn without_vpcd_run_logs_once_and_stops_promptly() {
+    let free = FakeVpcd::new().address(); // nothing listens there any more
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = Arc::clone(&stop);
+    let (lines, logged) = std::sync::mpsc::channel();
+    let card_thread = thread::spawn(move || {
+        let mut card = VirtualCard::in_memory().unwrap();
+        vpcd::run(
+            &mut card,
+            &free,
+            &stop2,
+            &mut |line| lines.send(line.to_owned()).unwrap(),
+            &mut |_| {},
+        );
+    });
+    // Back-off 0.1 + 0.2 + 0.4 + 0.8 s, then a wait of 1.6 s: stop in it.
+    let first = logged.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(first.contains("cannot reach vpcd"), "{first}");
+    assert!(
+        logged.recv_timeout(Duration::from_millis(2000)).is_err(),
+        "the same failure is logged once"
+    );
+    let stopped = Instant::now();
+    stop.store(true, Ordering::Relaxed);
+    card_thread.join().unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_millis(300),
+        "{:?} after stop",
+        stopped.elapsed()
+    );
+}
+
+#[test]
+fn a_trace_line_shows_the_header_and_status_never_the_data() {
+    let verify = [
+        0x00, 0x20, 0x00, 0x81, 0x08, 0x31, 0x32, 0x33, 0x34, 0xFF, 0xFF, 0xFF, 0xFF,
+    ];
+    assert_eq!(
+        vpcd::describe(&verify, &[0x63, 0xC2]),
+        "00 20 00 81 (13 bytes) -> 63C2 (0 bytes of data)"
+    );
+    assert_eq!(
+        vpcd::describe(&[0x00, 0xCA, 0x00, 0xC1, 0x00], &[1, 2, 3, 0x90, 0x00]),
+        "00 CA 00 C1 (5 bytes) -> 9000 (3 bytes of data)"
+    );
+}
+
+/// When vpcd comes (back) after `run` started without it, the card connects
+/// at the next retry of its back-off.
+#[test]
+fn run_connects_when_vpcd_appears() {
+    let address = FakeVpcd::new().address(); // free for now
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = Arc::clone(&stop);
+    let to = address.clone();
+    let card_thread = thread::spawn(move || {
+        let mut card = VirtualCard::in_memory().unwrap();
+        vpcd::run(&mut card, &to, &stop2, &mut |_| {}, &mut |_| {});
+    });
+    // Some retries later (0.1, 0.2, 0.4, 0.8 s…), vpcd listens.
+    thread::sleep(Duration::from_millis(1000));
+    let listener = std::net::TcpListener::bind(&address).unwrap();
+    let (accepted, got) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = accepted.send(listener.accept().map(|(s, _)| s));
+    });
+    let stream = got
+        .recv_timeout(Duration::from_secs(6))
+        .expect("the card never tried again")
+        .unwrap();
+    let mut pcscd = FakeVpcd {
+        listener: std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        stream: Some(stream),
+    };
+    assert_eq!(pcscd.atr(), asan_vcard::atr::ATR.to_vec());
+    stop.store(true, Ordering::Relaxed);
+    card_thread.join().unwrap();
+}

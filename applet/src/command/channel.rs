@@ -14,9 +14,12 @@ use crate::state::{self, MAX_SEQUENCE_COUNTER, transact, write_scp_counter};
 use crate::store::Store;
 use crate::wire::{AID, Status};
 
-/// INITIALIZE UPDATE `80 50 KVN 00 08 host_challenge`: increments and
-/// persists the sequence counter *before* deriving the card challenge, so
-/// that no challenge is ever used twice.
+/// INITIALIZE UPDATE `80 50 KVN 00 08 host_challenge`: offers the next
+/// value of the sequence counter and the card challenge derived from it,
+/// and writes nothing: the value is used up only by the EXTERNAL
+/// AUTHENTICATE that proves the keys ([`external_authenticate`]), so no
+/// one without the keys can move the counter or wear the memory, and no
+/// card challenge ever serves two sessions (`docs/protocol.md` §5.1).
 pub fn initialize_update<S: Store, R>(
     core: &mut Core<S, R>,
     apdu: &Apdu<'_>,
@@ -38,7 +41,6 @@ pub fn initialize_update<S: Store, R>(
     if counter > MAX_SEQUENCE_COUNTER {
         return Err(Status::ConditionsOfUseNotSatisfied);
     }
-    transact(&mut core.store, |s| write_scp_counter(s, counter))?;
     let [_, a, b, c] = counter.to_be_bytes();
     let serial = state::serial(&core.store)?;
     let mut div = [0u8; 10];
@@ -54,7 +56,8 @@ pub fn initialize_update<S: Store, R>(
 }
 
 /// EXTERNAL AUTHENTICATE `84 82 SL 00 10 host_cryptogram C-MAC`: opens the
-/// channel at level SL, or closes it for good on any failure.
+/// channel at level SL after persisting the session's sequence counter
+/// value, or closes it for good on any failure.
 pub fn external_authenticate<S: Store, R>(
     core: &mut Core<S, R>,
     apdu: &Apdu<'_>,
@@ -68,6 +71,13 @@ pub fn external_authenticate<S: Store, R>(
     }
     match channel.external_authenticate(apdu.header(), apdu.data) {
         Ok(_) => {
+            // The host proved the keys: this session's counter value is
+            // used up, durably, before the channel opens and answers 9000.
+            // If that fails the channel stays closed (the value may or may
+            // not be used up; it opens no session either way).
+            let [a, b, c] = channel.sequence_counter();
+            let counter = u32::from_be_bytes([0, a, b, c]);
+            transact(&mut core.store, |s| write_scp_counter(s, counter))?;
             core.session.channel = Some(channel);
             Ok(())
         }

@@ -242,6 +242,18 @@ mod tests {
         assert!(well_framed(&long));
         assert!(!well_framed(&long[..303]));
         assert!(!well_framed(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0])); // non-minimal length
+        // The one-byte long form: 128 to 255 bytes.
+        for len in [0x80usize, 0xC8, 0xFF] {
+            let mut der = [0u8; 3 + 0xFF];
+            der[..3].copy_from_slice(&[0x30, 0x81, len as u8]);
+            assert!(well_framed(&der[..3 + len]), "{len}");
+            assert!(!well_framed(&der[..2 + len]), "{len} truncated");
+        }
+        // 0x82 with a zero high byte is not minimal (0x81 would do).
+        let mut short = [0u8; 4 + 0xC8];
+        short[..4].copy_from_slice(&[0x30, 0x82, 0x00, 0xC8]);
+        assert!(!well_framed(&short));
+        assert!(!well_framed(&[0x30, 0x82, 0x00, 0x00]));
         assert!(!well_framed(&[0x30]));
         assert!(!well_framed(&[]));
     }

@@ -38,6 +38,8 @@ pub struct CardChannel {
     counter: u64,
     /// Counter of the last unwrapped command whose response is pending.
     pending: Option<u64>,
+    /// The sequence counter value of this session (INITIALIZE UPDATE).
+    seq: [u8; 3],
 }
 
 impl fmt::Debug for CardChannel {
@@ -101,6 +103,7 @@ impl CardChannel {
             chain: [0; 16],
             counter: 0,
             pending: None,
+            seq,
         };
         (channel, response)
     }
@@ -161,6 +164,12 @@ impl CardChannel {
             return Err(ScpError::BadMac);
         }
         Ok((level, full))
+    }
+
+    /// The sequence counter value this session was initialised with (the
+    /// last 3 bytes of its INITIALIZE UPDATE answer).
+    pub fn sequence_counter(&self) -> [u8; 3] {
+        self.seq
     }
 
     /// Security level once authenticated; `None` before EXTERNAL

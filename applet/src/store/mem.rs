@@ -119,13 +119,26 @@ impl MemStore {
     /// Power comes back: disarms fault injection and recovers the journal —
     /// a marked journal is replayed, an unmarked one discarded.
     pub fn power_cycle(&mut self) -> Result<(), StoreError> {
+        self.recover(None)
+    }
+
+    /// Power comes back and is cut again after `n` physical writes of the
+    /// recovery (a cut during recovery): a marked journal is replayed only
+    /// in part, stays marked, and the next power-up replays it again. Fault
+    /// injection is disarmed once the recovery completes.
+    pub fn power_cycle_cut_after(&mut self, n: usize) -> Result<(), StoreError> {
+        self.recover(Some(n))
+    }
+
+    fn recover(&mut self, cut: Option<usize>) -> Result<(), StoreError> {
         self.power_lost = false;
-        self.fail_after = None;
         self.in_transaction = false;
+        self.fail_after(cut);
         if self.committed {
             self.apply_journal()?;
         }
         self.clear_journal();
+        self.fail_after = None;
         Ok(())
     }
 
@@ -339,6 +352,39 @@ mod tests {
             assert_eq!(keylen == 32, after);
             assert_eq!(serlen == 8, after);
         }
+    }
+
+    #[test]
+    fn debug_shows_the_counters_not_the_records() {
+        extern crate std;
+        let mut s = MemStore::new();
+        assert_eq!(s.begin(), Ok(()));
+        assert_eq!(s.write(RecordId::Serial, b"SECRETXX"), Ok(()));
+        assert_eq!(s.commit(), Ok(()));
+        let shown = std::format!("{s:?}");
+        assert_eq!(shown, "MemStore { steps: 4, power_lost: false, .. }");
+    }
+
+    #[test]
+    fn the_journal_holds_exactly_its_capacity() {
+        let a = RecordId::Certificate(KeyRef::DEFAULT_SIGNING);
+        let b = RecordId::Certificate(KeyRef::DEFAULT_AUTHENTICATION);
+        let rest = JOURNAL_LEN - (MAX_CERTIFICATE + ENTRY_HEADER) - ENTRY_HEADER;
+        let mut s = MemStore::new();
+        assert_eq!(s.begin(), Ok(()));
+        assert_eq!(s.write(a, &[0x30; MAX_CERTIFICATE]), Ok(()));
+        let steps = s.steps();
+        // One byte too many: refused before any physical write.
+        assert_eq!(
+            s.write(b, &[0x31; MAX_CERTIFICATE][..rest + 1]),
+            Err(StoreError::JournalFull)
+        );
+        assert_eq!(s.steps(), steps, "a refused write writes nothing");
+        // Exactly full: accepted, and committed whole.
+        assert_eq!(s.write(b, &[0x31; MAX_CERTIFICATE][..rest]), Ok(()));
+        assert_eq!(s.commit(), Ok(()));
+        assert_eq!(s.len(a), Ok(MAX_CERTIFICATE));
+        assert_eq!(s.len(b), Ok(rest));
     }
 
     #[test]

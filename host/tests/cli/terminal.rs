@@ -8,6 +8,41 @@ use std::time::Duration;
 use crate::common::run::ASAN_VARIABLES;
 use crate::harness::{Image, PIN1, PIN2};
 
+/// The pseudo-terminal the process tree under `script` (pid) runs on: the
+/// standard input of one of its children.
+fn terminal_of(script: u32) -> Option<std::path::PathBuf> {
+    let parent = script.to_string();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid = entry.file_name().into_string().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid …: the command name may hold spaces.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            if ppid != parent {
+                return None;
+            }
+            let tty = std::fs::read_link(format!("/proc/{pid}/fd/0")).ok()?;
+            tty.starts_with("/dev/pts").then_some(tty)
+        })
+}
+
+/// Whether the terminal `tty` has echo switched off (`stty -a` shows `-echo`).
+fn echo_off(tty: &Path) -> bool {
+    Command::new("stty")
+        .arg("-F")
+        .arg(tty)
+        .arg("-a")
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .any(|flag| flag == "-echo")
+        })
+}
+
 /// Runs `asan --virtual IMAGE ARGS` on a pseudo-terminal (util-linux
 /// `script`), typing each answer after its prompt appeared; returns what the
 /// terminal showed and the exit code.
@@ -54,8 +89,18 @@ fn on_terminal(image: &Path, args: &str, env: &[(&str, &str)], answers: &[&str])
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        // The prompt is written just before echo is switched off.
-        std::thread::sleep(Duration::from_millis(300));
+        // The prompt is written just before echo is switched off: type only
+        // once the terminal no longer echoes.
+        let start = std::time::Instant::now();
+        while !terminal_of(child.id()).is_some_and(|tty| echo_off(&tty)) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "echo never switched off for prompt {} of asan {args}: {:?}",
+                i + 1,
+                shown()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         stdin.write_all(format!("{answer}\r").as_bytes()).unwrap();
         stdin.flush().unwrap();
     }

@@ -4,7 +4,6 @@
 
 use std::ffi::CString;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -194,25 +193,30 @@ pub fn intruders(own: &std::path::Path) -> Vec<String> {
 /// Watches for [`intruders`] while a test runs; names them on stderr when
 /// it ends, so that a failure they caused is recognised as such.
 pub struct Watch {
-    stop: std::sync::Arc<AtomicBool>,
+    /// Dropped when the test ends, to wake and end the watch.
+    stopped: Option<std::sync::mpsc::Sender<()>>,
     seen: Option<thread::JoinHandle<std::collections::BTreeSet<String>>>,
 }
 
 impl Watch {
     pub fn start(own: &std::path::Path) -> Self {
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
         let own = own.to_path_buf();
-        let flag = std::sync::Arc::clone(&stop);
+        let (stopped, wake) = std::sync::mpsc::channel::<()>();
         let seen = thread::spawn(move || {
             let mut seen = std::collections::BTreeSet::new();
-            while !flag.load(Ordering::Relaxed) {
+            // A look every 250 ms until the test ends (the sender drops):
+            // the end wakes the watch at once.
+            loop {
                 seen.extend(intruders(&own));
-                thread::sleep(Duration::from_millis(250));
+                match wake.recv_timeout(Duration::from_millis(250)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => break,
+                }
             }
             seen
         });
         Self {
-            stop,
+            stopped: Some(stopped),
             seen: Some(seen),
         }
     }
@@ -220,7 +224,7 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stopped.take());
         let seen = self
             .seen
             .take()
@@ -288,6 +292,17 @@ pub fn signing_key(profile: &str, dir: &std::path::Path) -> VerifyingKey {
     public_key_of(&std::fs::read(&der).unwrap())
 }
 
+/// Whether pcscd finds a card in `reader` (one that can be connected to).
+fn card_present(reader: &std::ffi::CStr) -> bool {
+    match pcsc_context().connect(reader, ShareMode::Shared, Protocols::ANY) {
+        Ok(card) => {
+            release(card);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// Whether the card in our reader answers SELECT of the applet (raw PC/SC,
 /// our reader only: `asan readers` would also wait for other people's cards).
 pub fn card_answers() -> bool {
@@ -303,12 +318,20 @@ pub fn card_answers() -> bool {
     ok
 }
 
-/// Starts `asan-vcard` on [`PORT`] with `image`, after giving vpcd time to
-/// drop the slot's previous connection, and waits until the card answers
-/// twice in a row (a card that connects while vpcd still drops the previous
-/// one shows up and goes away again).
+/// Starts `asan-vcard` on [`PORT`] with `image` once pcscd sees no card in
+/// the slot's reader (vpcd has dropped the previous connection: a card that
+/// connects while vpcd still drops the previous one shows up and goes away
+/// again), and waits until the card answers twice in a row.
 pub fn start_card(image: &std::path::Path, args: &[String]) -> VirtualReader {
-    thread::sleep(Duration::from_millis(1000));
+    let name = CString::new(reader()).unwrap();
+    let start = Instant::now();
+    while card_present(&name) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the previous card on port {PORT} does not go away"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
     let vr = VirtualReader::start_with(PORT, image, args);
     let start = Instant::now();
     let mut seen = 0;

@@ -1,6 +1,6 @@
 //! Test helpers: a fake vpcd (the pcscd side of the socket), and
 //! personalisation of a card through any transmit function.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
