@@ -37,6 +37,7 @@ declare -A tests=(
     [applet/src/command/operator.rs]="--lib --test operator --test tearing --test transcripts --test model"
     [applet/src/command/channel.rs]="--lib --test operator --test scp03_vectors --test tearing --test transcripts"
     [vcard/src/image.rs]="--test image --test image_faults"
+    [vcard/src/image/fs.rs]="--test image --test image_faults"
     [vcard/src/vpcd.rs]="--test vpcd"
 )
 critical=(applet/src/pin.rs applet/src/command/pin.rs applet/src/command/security.rs
