@@ -19,6 +19,7 @@ pub mod object;
 mod parse;
 pub mod update;
 pub mod verify;
+mod xref;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
