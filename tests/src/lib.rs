@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use pcsc::{Context, Protocols, Scope, ShareMode};
 
 pub mod operator;
+pub mod station;
 
 /// The vpcd slots `.ci/run` configures: port and the reader name pcscd gives it.
 pub const SLOTS: [(u16, &str); 4] = [

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use asan_tests::station::{Killer, Lines};
 use asan_tests::{VirtualReader, asan_command, reader_for, wait_until_card_gone};
 
 const MASTER: &str = "kvn = 31\n\
@@ -38,44 +39,6 @@ fn info(dir: &Path, img: &str) -> serde_json::Value {
     let out = asan_in(dir, &["--virtual", img, "--json", "info"], &[]);
     assert!(out.status.success(), "{out:?}");
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Kills the station if the test fails half-way.
-struct Killer(std::process::Child);
-
-impl Drop for Killer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The station's status lines (stderr), line by line.
-struct Lines {
-    rx: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Lines {
-    /// Waits (at most 60 s) for a line with all of `parts`; returns it.
-    fn wait(&mut self, parts: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if parts.iter().all(|p| l.contains(p)) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {parts:?}; the station said:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
 }
 
 #[test]
@@ -133,20 +96,7 @@ fn station_personalises_cards_as_they_come_and_go_and_keeps_a_whole_audit_trail(
     station.current_dir(d).stdout(Stdio::null());
     let child = station.spawn().unwrap();
     let mut child = Killer(child);
-    let stdout = child.0.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(l);
-        }
-    });
-    let mut lines = Lines {
-        rx,
-        seen: Vec::new(),
-    };
+    let mut lines = Lines::of(child.0.stderr.take().unwrap());
     lines.wait(&["station: watching every reader"]);
 
     let (ra, rb, rc, rd) = (
