@@ -168,3 +168,79 @@ fn man_pages_and_completions_come_from_the_parser() {
         assert!(script.contains(option), "{shell} completes the options");
     }
 }
+
+/// Runs `shell args…` and returns its standard output (it must succeed).
+fn shell(shell: &str, args: &[&str]) -> String {
+    let out = Command::new(shell)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{shell} is needed (.ci/run installs it): {e}"));
+    assert!(out.status.success(), "{shell} {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn completions_load_and_complete_in_real_shells() {
+    let asan = env!("CARGO_BIN_EXE_asan");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, file) in [("bash", "asan.bash"), ("zsh", "_asan"), ("fish", "asan.fish")] {
+        let out = Command::new(asan)
+            .args(["completions", name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}");
+        std::fs::write(dir.path().join(file), out.stdout).unwrap();
+    }
+    let path = |f: &str| dir.path().join(f).display().to_string();
+
+    // bash: loaded as bash-completion would, then asked as bash asks.
+    let bash = shell(
+        "bash",
+        &[
+            "-c",
+            &format!(
+                "source '{}' && complete -p asan && \
+                 COMP_WORDS=(asan prov) COMP_CWORD=1 && _asan asan prov asan && echo \"[${{COMPREPLY[*]}}]\" && \
+                 COMP_WORDS=(asan keys rotate --new) COMP_CWORD=3 && _asan asan --new rotate && echo \"[${{COMPREPLY[*]}}]\"",
+                path("asan.bash")
+            ),
+        ],
+    );
+    assert!(bash.contains("-F _asan asan"), "{bash}");
+    assert!(bash.contains("[provision]"), "{bash}");
+    assert!(
+        bash.contains("--new-master-keys") && bash.contains("--new-keys"),
+        "{bash}"
+    );
+
+    // fish: sourced, then asked for completions of a command line.
+    let fish = shell(
+        "fish",
+        &[
+            "-c",
+            &format!(
+                "source '{}'; complete -C 'asan prov'; complete -C 'asan keys rotate --new'",
+                path("asan.fish")
+            ),
+        ],
+    );
+    assert!(fish.starts_with("provision\t"), "{fish}");
+    assert!(
+        fish.contains("--new-master-keys\t") && fish.contains("--new-keys\t"),
+        "{fish}"
+    );
+
+    // zsh: the script parses, and autoloads from fpath as a function.
+    shell("zsh", &["-n", &path("_asan")]);
+    let zsh = shell(
+        "zsh",
+        &[
+            "-c",
+            &format!(
+                "fpath=('{}' $fpath); autoload -U _asan; whence -w _asan",
+                dir.path().display()
+            ),
+        ],
+    );
+    assert_eq!(zsh.trim(), "_asan: function");
+}
