@@ -111,24 +111,50 @@ fn derive(
 ) -> Result<()> {
     let master = keys::load(master)?;
     let card = keys::derive(&master, serial)?;
+    // The key version as the key file states it: two hex digits.
+    let kvn = format!("{:02X}", card.kvn);
     match output {
         Some(path) => {
             keys::save(path, &card)?;
-            let message = format!(
-                "key file of card {serial} (key version {:02X}) written to {}",
-                card.kvn,
-                path.display()
-            );
             if cli.json {
-                print_json(io.out, &json!({ "ok": true, "message": message }))
+                // Where the keys went; never the keys themselves.
+                print_json(
+                    io.out,
+                    &json!({
+                        "serial": serial,
+                        "key_version": kvn,
+                        "output": path.display().to_string(),
+                    }),
+                )
             } else {
-                say(io.out, &message)
+                say(
+                    io.out,
+                    &format!(
+                        "key file of card {serial} (key version {kvn}) written to {}",
+                        path.display()
+                    ),
+                )
             }
+        }
+        None if cli.json => {
+            let keys = zeroize::Zeroizing::new([
+                hex::encode_upper(card.enc),
+                hex::encode_upper(card.mac),
+                hex::encode_upper(card.dek),
+            ]);
+            let [enc, mac, dek] = &*keys;
+            print_json(
+                io.out,
+                &json!({
+                    "serial": serial,
+                    "key_version": kvn,
+                    "keys": { "enc": enc, "mac": mac, "dek": dek },
+                }),
+            )
         }
         None => {
             let text = zeroize::Zeroizing::new(format!(
-                "# SCP03 keys of card {serial} (keep secret)\nkvn = {:02X}\nenc = {}\nmac = {}\ndek = {}",
-                card.kvn,
+                "# SCP03 keys of card {serial} (keep secret)\nkvn = {kvn}\nenc = {}\nmac = {}\ndek = {}",
                 hex::encode_upper(card.enc),
                 hex::encode_upper(card.mac),
                 hex::encode_upper(card.dek)

@@ -515,3 +515,46 @@ fn the_audit_trail_of_provisioning_verifies_and_an_edit_is_caught() {
         .code(1)
         .says("line 2: gap");
 }
+
+#[test]
+fn keys_derive_json_prints_the_key_set_or_only_where_it_was_written() {
+    let lab = Lab::new();
+    lab.write_keys("master.keys", MASTER);
+    let derive = [
+        "--json",
+        "keys",
+        "derive",
+        "--master-keys",
+        "master.keys",
+        "--serial",
+        "0011223344",
+    ];
+    let own = asan_host::keys::derive(&master(MASTER), "0011223344").unwrap();
+    // Without -o: the key set, the same values as the plain key file.
+    let v = lab.asan(&derive).json();
+    assert_eq!(v["serial"], "0011223344");
+    // The key version as the key file states it (`kvn = 31`).
+    assert_eq!(v["key_version"], "31");
+    assert_eq!(v["keys"]["enc"], hex::encode_upper(own.enc).as_str());
+    assert_eq!(v["keys"]["mac"], hex::encode_upper(own.mac).as_str());
+    assert_eq!(v["keys"]["dek"], hex::encode_upper(own.dek).as_str());
+    assert_eq!(v.as_object().unwrap().len(), 3, "{v}");
+    let plain = lab.asan(&derive[1..]);
+    let plain = asan_host::keys::parse(std::path::Path::new("-"), plain.ok()).unwrap();
+    assert!(plain == own);
+    // With -o: where it went, and no key material on stdout.
+    let mut to_file = derive.to_vec();
+    to_file.extend_from_slice(&["-o", "card.keys"]);
+    let out = lab.asan(&to_file);
+    let v = out.json();
+    assert_eq!(v["serial"], "0011223344");
+    assert_eq!(v["key_version"], "31");
+    assert_eq!(v["output"], "card.keys");
+    assert!(v.get("keys").is_none(), "{v}");
+    for secret in [&own.enc, &own.mac, &own.dek] {
+        let hex = hex::encode_upper(secret);
+        assert!(!out.stdout.to_uppercase().contains(&hex), "{out:#?}");
+        assert!(!out.stderr.to_uppercase().contains(&hex), "{out:#?}");
+    }
+    assert!(asan_host::keys::load(&lab.path("card.keys")).unwrap() == own);
+}
