@@ -558,3 +558,81 @@ fn keys_derive_json_prints_the_key_set_or_only_where_it_was_written() {
     }
     assert!(asan_host::keys::load(&lab.path("card.keys")).unwrap() == own);
 }
+
+/// AES-CMAC of `data` under `key` by `openssl mac` (OpenSSL 3): the
+/// cipher named after the key's length.
+fn openssl_cmac(lab: &Lab, key: &[u8], data: &[u8]) -> String {
+    let cipher = format!("AES-{}-CBC", key.len() * 8);
+    let input = lab.path("kdf-input.bin");
+    std::fs::write(&input, data).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["mac", "-cipher", &cipher, "-macopt"])
+        .arg(format!("hexkey:{}", hex::encode(key)))
+        .arg("-in")
+        .arg(&input)
+        .arg("CMAC")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl mac: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_uppercase()
+}
+
+/// The KDF of docs/operator-guide.md ("Key custody"), checked against an
+/// independent AES-CMAC (OpenSSL's): the input is built here from the
+/// documented formula, `01 || label || 00 || serial || 00 80`, not by our
+/// code, for two serials and the two master key sets. Key files take
+/// AES-128 keys only (16 bytes); longer master keys are refused.
+#[test]
+fn keys_derive_is_the_documented_kdf_by_openssl() {
+    let lab = Lab::new();
+    for (name, text) in [("m1.keys", MASTER), ("m2.keys", MASTER2)] {
+        lab.write_keys(name, text);
+        let m = master(text);
+        for serial in ["0011223344", "8994000000123456789A"] {
+            let v = lab
+                .asan(&[
+                    "--json",
+                    "keys",
+                    "derive",
+                    "--master-keys",
+                    name,
+                    "--serial",
+                    serial,
+                ])
+                .json();
+            for (field, key, label) in [
+                ("enc", &m.enc, "ASAN-IMZA SCP03 K-ENC"),
+                ("mac", &m.mac, "ASAN-IMZA SCP03 K-MAC"),
+                ("dek", &m.dek, "ASAN-IMZA SCP03 K-DEK"),
+            ] {
+                let mut input = vec![0x01];
+                input.extend_from_slice(label.as_bytes());
+                input.push(0x00);
+                input.extend_from_slice(serial.as_bytes());
+                input.extend_from_slice(&[0x00, 0x80]);
+                assert_eq!(
+                    v["keys"][field].as_str().unwrap(),
+                    openssl_cmac(&lab, key, &input),
+                    "{name} {serial} {field}"
+                );
+            }
+            assert_eq!(v["key_version"], format!("{:02X}", m.kvn).as_str());
+        }
+    }
+    // AES-192 and AES-256 master keys: refused, not derived with.
+    for len in [24, 32] {
+        let long = hex::encode_upper(vec![0x42u8; len]);
+        let text = format!("kvn = 31\nenc = {long}\nmac = {long}\ndek = {long}\n");
+        lab.write_keys("long.keys", text);
+        lab.asan(&[
+            "keys",
+            "derive",
+            "--master-keys",
+            "long.keys",
+            "--serial",
+            "0011223344",
+        ])
+        .code(2)
+        .says(&format!("must be 16 bytes (AES-128), not {len}"));
+    }
+}
