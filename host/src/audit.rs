@@ -11,8 +11,9 @@
 //! followed by `}`; `prev` is the `hash` of the line before (64 zeros on the
 //! first line); `seq` counts lines from 1. Removing the last lines, or
 //! rewriting the last line with a new hash, leaves a shorter or different
-//! chain that is whole: compare the head [`Verified::head`] with the one
-//! recorded elsewhere (the shift log) to catch that.
+//! chain that is whole: record the head ([`AuditLog::head`],
+//! [`Verified::head`]) elsewhere (the shift log) and check the trail against
+//! it later with [`verify_with_head`] to catch that.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -133,6 +134,17 @@ impl AuditLog {
         })
     }
 
+    /// The trail's head now: its number of lines and the hash of its last
+    /// line (64 zeros when empty), the values to record at the end of a
+    /// shift and give to `asan audit verify --head` later.
+    pub fn head(&self) -> Result<(u64, String)> {
+        let head = self
+            .head
+            .lock()
+            .map_err(|_| Error::Transport("audit trail lock poisoned".into()))?;
+        Ok((head.seq, head.prev.clone()))
+    }
+
     /// Appends one event (time now) and syncs it to disk.
     pub fn append(&self, event: &Event) -> Result<()> {
         let mut head = self
@@ -175,6 +187,19 @@ pub struct Verified {
     pub head: String,
 }
 
+/// Where a head recorded earlier is in a whole trail
+/// ([`verify_with_head`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Anchor {
+    /// The recorded head (lower-case hex).
+    pub hash: String,
+    /// The line that has it as its `hash` (0 for the head of an empty
+    /// trail, 64 zeros).
+    pub line: u64,
+    /// How many lines follow that line.
+    pub later_lines: u64,
+}
+
 /// Checks that the audit file is whole: every line's own hash, its `seq`,
 /// and its `prev` (the hash of the line before). The error names the first
 /// line that fails and why.
@@ -183,15 +208,73 @@ pub fn verify(path: &Path) -> Result<Verified> {
     verify_bytes(&bytes).map_err(|e| Error::Refused(format!("{}: {e}", path.display())))
 }
 
+/// [`verify`], and then requires `head`, a head recorded earlier (the
+/// SHA-256 of a line, 64 hex digits in either case), to be the `hash` of
+/// one of the trail's lines: without it, lines cut from the end of the
+/// trail, or a last line rewritten with its hash recomputed, leave a chain
+/// that is whole. Refused when it is not in the trail.
+pub fn verify_with_head(path: &Path, head: &str) -> Result<(Verified, Anchor)> {
+    let head = check_head(head)?;
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let hashes = chain(&bytes).map_err(|e| Error::Refused(format!("{}: {e}", path.display())))?;
+    let anchor = anchor(&hashes, &head).ok_or_else(|| {
+        Error::Refused(format!(
+            "{}: the recorded head {head} is not in the trail: lines were cut from its end or rewritten",
+            path.display()
+        ))
+    })?;
+    Ok((verified(&hashes), anchor))
+}
+
+/// A recorded head in lower case, refused unless it is 64 hex digits.
+fn check_head(head: &str) -> Result<String> {
+    if head.len() == 64 && head.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(head.to_ascii_lowercase())
+    } else {
+        Err(Error::Usage(format!(
+            "--head `{}` must be a line's hash: 64 hex digits, as `asan audit verify` prints the head",
+            head.escape_debug()
+        )))
+    }
+}
+
+/// Where `head` (lower case) is among the hashes of a whole trail.
+fn anchor(hashes: &[String], head: &str) -> Option<Anchor> {
+    let line = if head == GENESIS {
+        0
+    } else {
+        hashes.iter().position(|h| h == head)? + 1
+    };
+    let total = hashes.len();
+    Some(Anchor {
+        hash: head.to_owned(),
+        line: line as u64,
+        later_lines: (total - line) as u64,
+    })
+}
+
+fn verified(hashes: &[String]) -> Verified {
+    Verified {
+        lines: hashes.len() as u64,
+        head: hashes.last().map_or(GENESIS, String::as_str).to_owned(),
+    }
+}
+
 fn verify_bytes(bytes: &[u8]) -> std::result::Result<Verified, String> {
+    chain(bytes).map(|hashes| verified(&hashes))
+}
+
+/// The hashes of the lines of a whole trail, in order; the first line that
+/// fails and why otherwise.
+fn chain(bytes: &[u8]) -> std::result::Result<Vec<String>, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
     if !text.is_empty() && !text.ends_with('\n') {
         return Err("the last line is incomplete (no newline)".into());
     }
-    let mut prev = GENESIS.to_owned();
-    let mut lines = 0u64;
+    let mut hashes: Vec<String> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
+        let prev = hashes.last().map_or(GENESIS, String::as_str);
         let split = line
             .len()
             .checked_sub(HASH_TAIL)
@@ -211,23 +294,21 @@ fn verify_bytes(bytes: &[u8]) -> std::result::Result<Verified, String> {
         }
         let value: Value =
             serde_json::from_str(&body).map_err(|_| format!("line {n}: not a JSON object"))?;
-        if value["prev"].as_str() != Some(prev.as_str()) {
+        if value["prev"].as_str() != Some(prev) {
             return Err(format!(
                 "line {n}: gap or edit: it does not follow line {} (its prev is not that line's hash)",
                 n - 1
             ));
         }
-        if value["seq"].as_u64() != Some(lines + 1) {
+        if value["seq"].as_u64() != Some(n as u64) {
             return Err(format!(
-                "line {n}: gap: seq {} where {} was due",
-                value["seq"],
-                lines + 1
+                "line {n}: gap: seq {} where {n} was due",
+                value["seq"]
             ));
         }
-        prev = hash.to_owned();
-        lines += 1;
+        hashes.push(hash.to_owned());
     }
-    Ok(Verified { lines, head: prev })
+    Ok(hashes)
 }
 
 #[cfg(test)]
@@ -286,6 +367,113 @@ mod tests {
         // Nothing is appended to a broken trail.
         std::fs::write(&path, edited).unwrap();
         assert!(AuditLog::open(&path, "st-1").is_err());
+    }
+
+    /// A trail of `n` lines in `dir`; returns its path and the log.
+    fn trail(dir: &Path, n: usize) -> (PathBuf, AuditLog) {
+        let path = dir.join("audit.jsonl");
+        let log = AuditLog::open(&path, "st-1").unwrap();
+        for i in 0..n {
+            log.append(&event(&format!("A{i}"))).unwrap();
+        }
+        (path, log)
+    }
+
+    #[test]
+    fn the_head_of_the_log_is_the_head_verify_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, log) = trail(dir.path(), 0);
+        assert_eq!(log.head().unwrap(), (0, GENESIS.to_owned()));
+        log.append(&event("A1")).unwrap();
+        log.append(&event("A2")).unwrap();
+        let v = verify(&path).unwrap();
+        assert_eq!(log.head().unwrap(), (2, v.head.clone()));
+        assert_ne!(v.head, GENESIS);
+        // Reopened: the same head.
+        let again = AuditLog::open(&path, "st-1").unwrap();
+        assert_eq!(again.head().unwrap(), (2, v.head));
+    }
+
+    #[test]
+    fn a_recorded_head_is_found_with_the_lines_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, log) = trail(dir.path(), 3);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let hashes = chain(text.as_bytes()).unwrap();
+        assert_eq!(hashes.len(), 3);
+        let whole = verify(&path).unwrap();
+        assert_eq!(whole.head, hashes[2]);
+        for (i, h) in hashes.iter().enumerate() {
+            let (v, a) = verify_with_head(&path, &h.to_uppercase()).unwrap();
+            assert_eq!(v, whole);
+            assert_eq!(
+                a,
+                Anchor {
+                    hash: h.clone(),
+                    line: i as u64 + 1,
+                    later_lines: 2 - i as u64,
+                }
+            );
+        }
+        // The head of the empty trail it began as.
+        let (_, a) = verify_with_head(&path, GENESIS).unwrap();
+        assert_eq!((a.line, a.later_lines), (0, 3));
+        // A trail that does not verify is refused, head or not.
+        let edited = text.replace("\"serial\":\"A1\"", "\"serial\":\"B1\"");
+        std::fs::write(&path, edited).unwrap();
+        let e = verify_with_head(&path, &hashes[0]).unwrap_err().to_string();
+        assert!(e.contains("line 2: edited"), "{e}");
+        drop(log);
+        // Heads that are not a line's hash in hex: usage errors.
+        let bad_hex = format!("{}g", &hashes[0][..63]);
+        for bad in [
+            "",
+            "5c1e",
+            &hashes[0][..63],
+            &bad_hex,
+            &format!("{}0", hashes[0]),
+        ] {
+            let e = verify_with_head(&path, bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_cut_or_rewritten_end_is_whole_without_the_head_and_caught_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, log) = trail(dir.path(), 3);
+        let (_, head) = log.head().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let not_in = |bytes: &str| {
+            std::fs::write(&path, bytes).unwrap();
+            // The limitation: the chain alone is whole.
+            let v = verify(&path).unwrap();
+            let e = verify_with_head(&path, &head).unwrap_err();
+            assert_eq!(e.exit_code(), 1, "{e}");
+            let e = e.to_string();
+            assert!(
+                e.contains(&format!(
+                    "the recorded head {head} is not in the trail: lines were cut from its end or rewritten"
+                )),
+                "{e}"
+            );
+            v
+        };
+        // The last line cut.
+        let v = not_in(&format!("{}\n{}\n", lines[0], lines[1]));
+        assert_eq!(v.lines, 2);
+        // Every line cut.
+        assert_eq!(not_in("").head, GENESIS);
+        // The last line rewritten, its hash recomputed.
+        let open = &lines[2][..lines[2].len() - HASH_TAIL];
+        let open = open.replace("\"result\":\"personalised\"", "\"result\":\"failed\"");
+        let hash = sha256_hex(format!("{open}}}").as_bytes());
+        let v = not_in(&format!(
+            "{}\n{}\n{open},\"hash\":\"{hash}\"}}\n",
+            lines[0], lines[1]
+        ));
+        assert_eq!((v.lines, v.head), (3, hash));
     }
 
     #[cfg(unix)]

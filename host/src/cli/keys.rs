@@ -87,6 +87,12 @@ pub enum AuditCommand {
     Verify {
         /// The audit file.
         file: PathBuf,
+        /// A head recorded earlier (the hash `verify` printed, e.g. at the
+        /// end of a shift): refused unless a line of the trail has it, so
+        /// that lines cut from the end, or a last line rewritten, are
+        /// caught.
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
     },
 }
 
@@ -291,8 +297,16 @@ fn rotate(cli: &Cli, args: &RotateArgs, io: &mut Io<'_>) -> Result<()> {
             })?;
         }
     }
+    let audit_head = audit
+        .as_ref()
+        .map(|log| tell_head(log, io.err))
+        .transpose()?;
     if cli.json {
-        print_json(io.out, &json!({ "cards": results }))?;
+        let mut doc = json!({ "cards": results });
+        if let Some(head) = audit_head {
+            doc["audit_head"] = json!(head);
+        }
+        print_json(io.out, &doc)?;
     } else {
         for r in &results {
             let serial = r.serial.as_deref().unwrap_or("?");
@@ -325,7 +339,7 @@ fn rotate(cli: &Cli, args: &RotateArgs, io: &mut Io<'_>) -> Result<()> {
 /// Runs `asan audit …`.
 pub fn audit(cli: &Cli, cmd: &AuditCommand, io: &mut Io<'_>) -> Result<()> {
     match cmd {
-        AuditCommand::Verify { file } => {
+        AuditCommand::Verify { file, head: None } => {
             let v = audit::verify(file)?;
             if cli.json {
                 print_json(
@@ -344,5 +358,49 @@ pub fn audit(cli: &Cli, cmd: &AuditCommand, io: &mut Io<'_>) -> Result<()> {
                 )
             }
         }
+        AuditCommand::Verify {
+            file,
+            head: Some(recorded),
+        } => {
+            let (v, anchor) = audit::verify_with_head(file, recorded)?;
+            if cli.json {
+                print_json(
+                    io.out,
+                    &json!({
+                        "ok": true,
+                        "lines": v.lines,
+                        "head": v.head,
+                        "anchor": {
+                            "hash": anchor.hash,
+                            "line": anchor.line,
+                            "later_lines": anchor.later_lines,
+                        },
+                    }),
+                )
+            } else {
+                say(
+                    io.out,
+                    &format!(
+                        "{}: whole, {} lines; head {}; recorded head {} is line {}, {} lines after it",
+                        file.display(),
+                        v.lines,
+                        v.head,
+                        anchor.hash,
+                        anchor.line,
+                        anchor.later_lines
+                    ),
+                )
+            }
+        }
     }
+}
+
+/// Tells the operator the head an appending command left the audit trail
+/// at (`audit trail: N lines, head H` on `err`), to be recorded and checked
+/// later with `asan audit verify --head`; returns the head.
+pub(crate) fn tell_head(log: &AuditLog, err: &mut dyn std::io::Write) -> Result<String> {
+    let (lines, head) = log.head()?;
+    let s = if lines == 1 { "" } else { "s" };
+    say(err, &format!("audit trail: {lines} line{s}, head {head}"))?;
+    Ok(head)
 }

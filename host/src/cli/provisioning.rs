@@ -10,6 +10,7 @@ use asan_applet::{CertificateProfile, KeyRef, KeyUsage, Service, ServiceType};
 use clap::Args;
 use serde_json::json;
 
+use super::keys::tell_head;
 use super::{Cli, Io, Profile, Usage, json as print_json, say, transport};
 use crate::audit::{AuditLog, Event};
 use crate::error::{Error, Result};
@@ -223,9 +224,20 @@ fn issuer<'a>(ca: &'a Option<DevCa>, requests: &Option<PathBuf>) -> Result<Issue
     }
 }
 
-fn print_report(cli: &Cli, io: &mut Io<'_>, r: &CardReport) -> Result<()> {
+/// One card's report; with `--json`, `audit_head` is added to it when the
+/// run appended to an audit trail.
+fn print_report(
+    cli: &Cli,
+    io: &mut Io<'_>,
+    r: &CardReport,
+    audit_head: Option<&str>,
+) -> Result<()> {
     if cli.json {
-        return print_json(io.out, &serde_json::to_value(r).unwrap_or_default());
+        let mut doc = serde_json::to_value(r).unwrap_or_default();
+        if let (Some(head), Some(map)) = (audit_head, doc.as_object_mut()) {
+            map.insert("audit_head".into(), json!(head));
+        }
+        return print_json(io.out, &doc);
     }
     let serial = r.serial.as_deref().unwrap_or("?");
     match r.error.as_deref() {
@@ -306,7 +318,11 @@ pub fn provision(cli: &Cli, args: &ProvisionArgs, io: &mut Io<'_>) -> Result<()>
     };
     let service_name = crate::info::service_name(service);
     if args.watch {
-        let reports = super::station::watch(&plan, audit.as_ref(), service_name)?;
+        let reports = super::station::watch(&plan, audit.as_ref(), service_name);
+        if let Some(log) = &audit {
+            tell_head(log, io.err)?;
+        }
+        let reports = reports?;
         let failed = reports.iter().filter(|r| r.result == "failed").count();
         // A card that failed and came back done is not counted twice.
         let done: std::collections::HashSet<_> = reports
@@ -339,11 +355,15 @@ pub fn provision(cli: &Cli, args: &ProvisionArgs, io: &mut Io<'_>) -> Result<()>
         };
         log.append(&Event::of_report("provision", &report, Some(service_name)))?;
     }
+    let audit_head = audit
+        .as_ref()
+        .map(|log| tell_head(log, io.err))
+        .transpose()?;
     let report = result?;
     if let (Some(file), Some(dir), Some(serial)) = (&args.notice, &args.ca, &report.serial) {
         write_notice(file, dir, serial)?;
     }
-    print_report(cli, io, &report)?;
+    print_report(cli, io, &report, audit_head.as_deref())?;
     if let (Some(file), false) = (&args.notice, cli.json) {
         say(
             io.out,
@@ -434,8 +454,9 @@ fn batch(
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     bar.finish();
+    let audit_head = audit.map(|log| tell_head(log, io.err)).transpose()?;
     let count = |r: &str| reports.iter().filter(|c| c.result == r).count();
-    let doc = json!({
+    let mut doc = json!({
         "cards": reports,
         "summary": {
             "personalised": count("personalised"),
@@ -444,6 +465,9 @@ fn batch(
             "failed": count("failed"),
         }
     });
+    if let Some(head) = audit_head {
+        doc["audit_head"] = json!(head);
+    }
     if let Some(path) = &args.report {
         std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(
             |e| Error::Io {
@@ -456,7 +480,7 @@ fn batch(
         print_json(io.out, &doc)?;
     } else {
         for r in &reports {
-            print_report(cli, io, r)?;
+            print_report(cli, io, r, None)?;
         }
     }
     match count("failed") {
@@ -498,7 +522,7 @@ pub fn renew(
         &issuer,
         std::time::SystemTime::now(),
     )?;
-    print_report(cli, io, &report)
+    print_report(cli, io, &report, None)
 }
 
 /// `asan cert load --profile P --usage U FILE`.

@@ -636,3 +636,143 @@ fn keys_derive_is_the_documented_kdf_by_openssl() {
         .says(&format!("must be 16 bytes (AES-128), not {len}"));
     }
 }
+
+/// `audit trail: N line(s), head H` on stderr: the head a command left.
+fn told_head(out: &crate::common::run::Out, lines: u64) -> String {
+    let s = if lines == 1 { "" } else { "s" };
+    let prefix = format!("audit trail: {lines} line{s}, head ");
+    let line = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}…` line: {out:#?}"));
+    assert_eq!(line.len(), 64, "{line}");
+    line.to_owned()
+}
+
+/// The hash of the last line of the trail.
+fn last_hash(text: &str) -> String {
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    last["hash"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_recorded_head_catches_lines_cut_from_the_end_or_the_last_line_rewritten() {
+    let lab = Lab::with_ca();
+    lab.write_keys("master.keys", MASTER);
+    lab.write_keys("master2.keys", MASTER2);
+    let audit = ["--audit", "audit.jsonl", "--station", "st-2"];
+    let extra = [&["--master-keys", "master.keys"][..], &audit[..]].concat();
+    // Each command that appends tells the operator the new head.
+    lab.info("a.img");
+    let out = lab.provision_with_pins("a.img", "citizen", &extra);
+    out.ok();
+    let h1 = told_head(&out, 1);
+    let text = std::fs::read_to_string(lab.path("audit.jsonl")).unwrap();
+    assert_eq!(h1, last_hash(&text));
+    // With --json, the report carries it too.
+    lab.info("b.img");
+    let mut args = extra.clone();
+    args.push("--json");
+    let out = lab.provision_with_pins("b.img", "citizen", &args);
+    let v = out.json();
+    let h2 = told_head(&out, 2);
+    assert_eq!(v["audit_head"], h2.as_str());
+    assert_eq!(v["result"], "personalised");
+    let text = std::fs::read_to_string(lab.path("audit.jsonl")).unwrap();
+    assert_eq!(h2, last_hash(&text));
+    let mut rotate = vec![
+        "--json",
+        "--virtual",
+        "a.img",
+        "keys",
+        "rotate",
+        "--master-keys",
+        "master.keys",
+        "--new-master-keys",
+        "master2.keys",
+    ];
+    rotate.extend_from_slice(&audit);
+    let out = lab.run(&rotate, &[], None);
+    let v = out.json();
+    let h3 = told_head(&out, 3);
+    assert_eq!(v["audit_head"], h3.as_str());
+    assert_eq!(v["cards"][0]["result"], "rotated");
+    let text = std::fs::read_to_string(lab.path("audit.jsonl")).unwrap();
+    assert_eq!(h3, last_hash(&text));
+    // Without --json: the stderr line only.
+    let out = lab.card("a.img", &rotate[3..], &[], None);
+    assert!(out.ok().contains("already"), "{out:#?}");
+    let h4 = told_head(&out, 4);
+    let text = std::fs::read_to_string(lab.path("audit.jsonl")).unwrap();
+    assert_eq!(h4, last_hash(&text));
+
+    // The whole trail with a head recorded earlier: found, lines after it.
+    let v = lab
+        .asan(&["--json", "audit", "verify", "audit.jsonl", "--head", &h2])
+        .json();
+    assert_eq!(v["lines"], 4);
+    assert_eq!(v["head"], h4.as_str());
+    assert_eq!(v["anchor"]["hash"], h2.as_str());
+    assert_eq!(v["anchor"]["line"], 2);
+    assert_eq!(v["anchor"]["later_lines"], 2);
+    let out = lab.asan(&[
+        "audit",
+        "verify",
+        "audit.jsonl",
+        "--head",
+        &h4.to_uppercase(),
+    ]);
+    assert!(
+        out.ok()
+            .contains(&format!("recorded head {h4} is line 4, 0 lines after it")),
+        "{out:#?}"
+    );
+    let v = lab
+        .asan(&["--json", "audit", "verify", "audit.jsonl"])
+        .json();
+    assert!(v.get("anchor").is_none(), "{v}");
+
+    // The last line cut: the chain alone is whole (the limitation), the
+    // recorded head catches it.
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = format!("{}\n", lines[..3].join("\n"));
+    std::fs::write(lab.path("cut.jsonl"), &cut).unwrap();
+    assert!(
+        lab.asan(&["audit", "verify", "cut.jsonl"])
+            .ok()
+            .contains("whole, 3 lines")
+    );
+    lab.asan(&["audit", "verify", "cut.jsonl", "--head", &h4])
+        .code(1)
+        .says(&format!(
+            "the recorded head {h4} is not in the trail: lines were cut from its end or rewritten"
+        ));
+    // An earlier head still verifies the cut trail: only what follows it
+    // is covered.
+    lab.asan(&["audit", "verify", "cut.jsonl", "--head", &h3])
+        .ok();
+
+    // The last line rewritten, its hash recomputed: whole without the head,
+    // caught with it.
+    use sha2::Digest as _;
+    let last = lines[3];
+    let open = &last[..last.len() - (9 + 64 + 2)];
+    assert!(open.contains("\"result\":\"already\""), "{open}");
+    let open = open.replace("\"result\":\"already\"", "\"result\":\"failed\"");
+    let hash = hex::encode(sha2::Sha256::digest(format!("{open}}}").as_bytes()));
+    let rewritten = format!("{}\n{open},\"hash\":\"{hash}\"}}\n", lines[..3].join("\n"));
+    std::fs::write(lab.path("rewritten.jsonl"), &rewritten).unwrap();
+    let v = lab
+        .asan(&["--json", "audit", "verify", "rewritten.jsonl"])
+        .json();
+    assert_eq!(v["lines"], 4);
+    assert_eq!(v["head"], hash.as_str());
+    lab.asan(&["audit", "verify", "rewritten.jsonl", "--head", &h4])
+        .code(1)
+        .says("is not in the trail");
+    // A head that is not a SHA-256 in hex: a usage error.
+    lab.asan(&["audit", "verify", "audit.jsonl", "--head", "5c1e"])
+        .code(2)
+        .says("64 hex digits");
+}
