@@ -476,6 +476,35 @@ mod tests {
         assert_eq!((v.lines, v.head), (3, hash));
     }
 
+    #[test]
+    fn a_trail_that_cannot_be_read_is_not_taken_for_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be: reading it fails, and
+        // only a file that is not there starts a new trail.
+        let e = AuditLog::open(dir.path(), "st-1").unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e}");
+        let log = AuditLog::open(&dir.path().join("audit.jsonl"), "st-9").unwrap();
+        // What the log is, for a trace; never its head.
+        let shown = format!("{log:?}");
+        assert!(shown.starts_with("AuditLog"), "{shown}");
+        assert!(
+            shown.contains("audit.jsonl") && shown.contains("st-9"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_hash_that_is_not_hex_is_no_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _log) = trail(dir.path(), 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line = text.trim_end();
+        let not_hex = format!("{}{}\"}}\n", &line[..line.len() - 66], "z".repeat(64));
+        assert_eq!(not_hex.len(), text.len());
+        let e = verify_bytes(not_hex.as_bytes()).unwrap_err();
+        assert_eq!(e, "line 1: no hash at its end");
+    }
+
     #[cfg(unix)]
     #[test]
     fn the_trail_is_private() {

@@ -219,6 +219,16 @@ mod tests {
         ] {
             assert!(parse(p, bad).is_err(), "{bad}");
         }
+        // Errors name the line, counted from 1.
+        for (bad, says) in [
+            ("# c\nkvn: 30", "keys.txt:2: expected `name = hex`"),
+            ("kvn = 30\n\nfoo = 1", "keys.txt:3: unknown key `foo`"),
+            ("kvn = 30\nkvn = 31", "keys.txt:2: `kvn` given twice"),
+            ("kvn = 30\nenc = 00", "keys.txt:2: `enc` must be 16 bytes"),
+        ] {
+            let e = parse(p, bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]
@@ -251,6 +261,10 @@ mod tests {
         );
         for bad in ["", "00 11", "x/y", &"1".repeat(65)] {
             assert!(derive(&master, bad).is_err(), "{bad}");
+        }
+        // 1 to 64 letters or digits.
+        for good in ["1", "Z", &"1".repeat(64)] {
+            assert!(derive(&master, good).is_ok(), "{good}");
         }
     }
 
