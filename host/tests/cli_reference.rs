@@ -183,7 +183,11 @@ fn shell(shell: &str, args: &[&str]) -> String {
 fn completions_load_and_complete_in_real_shells() {
     let asan = env!("CARGO_BIN_EXE_asan");
     let dir = tempfile::tempdir().unwrap();
-    for (name, file) in [("bash", "asan.bash"), ("zsh", "_asan"), ("fish", "asan.fish")] {
+    for (name, file) in [
+        ("bash", "asan.bash"),
+        ("zsh", "_asan"),
+        ("fish", "asan.fish"),
+    ] {
         let out = Command::new(asan)
             .args(["completions", name])
             .output()
