@@ -38,6 +38,8 @@ fn provision_all(dir: &Path, ca: &Path, mailer: &Path) -> (Value, Output) {
             mailer.to_str().unwrap(),
             "--level",
             "03",
+            "--audit",
+            "audit.jsonl",
         ],
         dir,
     );
@@ -178,6 +180,19 @@ fn batch_of_four_with_an_operational_card_and_a_killed_one() {
     }
     let again = &by_reader(&report, SLOTS[2].1)["result"];
     assert!(again == "personalised" || again == "resumed", "{report:#}");
+    // The audit trail: one line per card, and its head in the report and
+    // on stderr.
+    let trail = std::fs::read_to_string(d.join("audit.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(trail.lines().last().unwrap()).unwrap();
+    assert_eq!(trail.lines().count(), 4, "{trail}");
+    assert_eq!(report["audit_head"], last["hash"], "{report:#}");
+    let head = last["hash"].as_str().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("audit trail: 4 lines, head {head}")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Every card is operational with its two certificates, and the mailer
     // holds each card's PINs (mode 0600).

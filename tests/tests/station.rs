@@ -166,6 +166,9 @@ fn station_personalises_cards_as_they_come_and_go_and_keeps_a_whole_audit_trail(
     assert!(ok.success());
     let summary = lines.wait(&["station: stopped:"]);
     assert!(summary.contains("1 skipped"), "{summary}");
+    // The head of the trail, to be written down at the end of the shift.
+    let told = lines.wait(&["audit trail:", ", head "]);
+    let head = told.rsplit(' ').next().unwrap().to_owned();
     let status = child.0.wait().unwrap();
     assert!(status.success(), "{status}; {}", lines.seen.join("\n"));
     b.stop();
@@ -213,6 +216,24 @@ fn station_personalises_cards_as_they_come_and_go_and_keeps_a_whole_audit_trail(
         "{text}"
     );
     assert!(events.iter().all(|e| e["station"] == "st-test"));
+    assert_eq!(events.last().unwrap()["hash"], head.as_str(), "{told}");
+    assert!(
+        told.contains(&format!("audit trail: {} lines,", events.len())),
+        "{told}"
+    );
+    let out = asan_in(d, &["audit", "verify", "audit.jsonl", "--head", &head], &[]);
+    assert!(out.status.success(), "{out:?}");
+    // Cut the last line: whole as a chain, but the recorded head is gone.
+    let cut: String = text
+        .lines()
+        .take(events.len() - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("cut.jsonl"), cut).unwrap();
+    let out = asan_in(d, &["audit", "verify", "cut.jsonl"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let out = asan_in(d, &["audit", "verify", "cut.jsonl", "--head", &head], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     for (_, pin) in PINS {
         assert!(!text.contains(&format!("\"{pin}\"")));
     }

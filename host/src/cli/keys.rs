@@ -16,6 +16,22 @@ use crate::transport::Transport;
 use crate::transport::pcsc::{self, PcscTransport};
 use crate::{AsanCard, keys};
 
+/// `keys derive --json`: borrowed from the zeroized key strings.
+#[derive(serde::Serialize)]
+struct DerivedKeys<'a> {
+    serial: &'a str,
+    key_version: u8,
+    keys: KeyHex<'a>,
+}
+
+/// The three keys in hex.
+#[derive(serde::Serialize)]
+struct KeyHex<'a> {
+    enc: &'a str,
+    mac: &'a str,
+    dek: &'a str,
+}
+
 /// `asan keys …`
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -117,7 +133,8 @@ fn derive(
 ) -> Result<()> {
     let master = keys::load(master)?;
     let card = keys::derive(&master, serial)?;
-    // The key version as the key file states it: two hex digits.
+    // The key version as the key file states it: two hex digits (JSON
+    // gives the number, as `provision`, `keys rotate` and `info` do).
     let kvn = format!("{:02X}", card.kvn);
     match output {
         Some(path) => {
@@ -128,7 +145,7 @@ fn derive(
                     io.out,
                     &json!({
                         "serial": serial,
-                        "key_version": kvn,
+                        "key_version": card.kvn,
                         "output": path.display().to_string(),
                     }),
                 )
@@ -149,14 +166,22 @@ fn derive(
                 hex::encode_upper(card.dek),
             ]);
             let [enc, mac, dek] = &*keys;
-            print_json(
-                io.out,
-                &json!({
-                    "serial": serial,
-                    "key_version": kvn,
-                    "keys": { "enc": enc, "mac": mac, "dek": dek },
-                }),
-            )
+            // Written straight from the zeroized strings: no copy of the
+            // keys is left in a JSON value.
+            let doc = DerivedKeys {
+                serial,
+                key_version: card.kvn,
+                keys: KeyHex { enc, mac, dek },
+            };
+            // Large enough never to grow (a grown buffer is freed unwiped).
+            let mut text = zeroize::Zeroizing::new(Vec::with_capacity(1024));
+            serde_json::to_writer_pretty(&mut *text, &doc)
+                .map_err(|e| Error::Transport(format!("cannot write JSON: {e}")))?;
+            text.push(b'\n');
+            io.out.write_all(&text).map_err(|e| Error::Io {
+                path: "<output>".into(),
+                source: e,
+            })
         }
         None => {
             let text = zeroize::Zeroizing::new(format!(

@@ -534,7 +534,7 @@ fn keys_derive_json_prints_the_key_set_or_only_where_it_was_written() {
     let v = lab.asan(&derive).json();
     assert_eq!(v["serial"], "0011223344");
     // The key version as the key file states it (`kvn = 31`).
-    assert_eq!(v["key_version"], "31");
+    assert_eq!(v["key_version"], 0x31);
     assert_eq!(v["keys"]["enc"], hex::encode_upper(own.enc).as_str());
     assert_eq!(v["keys"]["mac"], hex::encode_upper(own.mac).as_str());
     assert_eq!(v["keys"]["dek"], hex::encode_upper(own.dek).as_str());
@@ -548,7 +548,7 @@ fn keys_derive_json_prints_the_key_set_or_only_where_it_was_written() {
     let out = lab.asan(&to_file);
     let v = out.json();
     assert_eq!(v["serial"], "0011223344");
-    assert_eq!(v["key_version"], "31");
+    assert_eq!(v["key_version"], 0x31);
     assert_eq!(v["output"], "card.keys");
     assert!(v.get("keys").is_none(), "{v}");
     for secret in [&own.enc, &own.mac, &own.dek] {
@@ -616,7 +616,7 @@ fn keys_derive_is_the_documented_kdf_by_openssl() {
                     "{name} {serial} {field}"
                 );
             }
-            assert_eq!(v["key_version"], format!("{:02X}", m.kvn).as_str());
+            assert_eq!(v["key_version"], m.kvn);
         }
     }
     // AES-192 and AES-256 master keys: refused, not derived with.
