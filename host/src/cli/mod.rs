@@ -12,6 +12,7 @@ mod documents;
 mod input;
 mod keys;
 mod manual;
+mod operator;
 mod pdf;
 mod pins;
 mod provisioning;
@@ -328,14 +329,14 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
             usage,
             file,
             operator,
-        }) => provisioning::cert_load(cli, *profile, *usage, file, operator, io),
+        }) => operator::cert_load(cli, *profile, *usage, file, operator, io),
         Commands::Provision(cmd) => match &cmd.renew {
             Some(ProvisionSub::Renew {
                 profile,
                 ca,
                 requests,
                 operator,
-            }) => provisioning::renew(cli, *profile, ca, requests, operator, io),
+            }) => operator::renew(cli, *profile, ca, requests, operator, io),
             None => provisioning::provision(cli, &cmd.args, io),
         },
         Commands::Ca(cmd) => ca::run(cli, cmd, io),
@@ -347,8 +348,8 @@ pub fn run(cli: &Cli, io: &mut Io<'_>) -> Result<()> {
             kind,
             state,
             operator,
-        }) => provisioning::service_set(cli, *kind, state, operator, io),
-        Commands::Terminate { yes, operator } => provisioning::terminate(cli, *yes, operator, io),
+        }) => operator::service_set(cli, *kind, state, operator, io),
+        Commands::Terminate { yes, operator } => operator::terminate(cli, *yes, operator, io),
         Commands::Demo => demo::run(cli, io),
         Commands::Keys(cmd) => keys::run(cli, cmd, io),
         Commands::Audit(cmd) => keys::audit(cli, cmd, io),
