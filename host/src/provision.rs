@@ -230,7 +230,8 @@ pub fn personalise<T: Transport>(
             let service = service_of(&info).unwrap_or(p.service);
             let missing = missing_certificates(&info, service);
             if missing.is_empty() {
-                if let (true, Some(own)) = (needs_own_keys, &own) {
+                let on_factory_keys = info.scp_key_version == p.keys.kvn;
+                if let (true, true, Some(own)) = (needs_own_keys, on_factory_keys, &own) {
                     // A run stopped before PUT KEY: only the keys remain.
                     replace_keys(card, &current, own, p.level)?;
                     report.result = "resumed";
@@ -238,9 +239,18 @@ pub fn personalise<T: Transport>(
                     return Ok(report);
                 }
                 report.result = "skipped";
-                report.error = Some("already operational; never personalised twice".into());
+                report.error = Some(match &own {
+                    // Rotated to another master set since (or by another
+                    // station): done, and not this run's to change.
+                    Some(own) if info.scp_key_version != own.kvn && !on_factory_keys => format!(
+                        "already operational, on key version {:02X} (this master set is {:02X}); never personalised twice",
+                        info.scp_key_version, own.kvn
+                    ),
+                    _ => "already operational; never personalised twice".into(),
+                });
                 return Ok(report);
             }
+            refuse_known_certificates(&p.issuer, &info.serial, &missing, p.now)?;
             let pins = match (&p.pins, &p.mailer) {
                 (Some(pins), _) => pins.clone(),
                 (None, Some(m)) => CardPins::from_mailer(m, &info.serial)?.ok_or_else(|| {
@@ -264,6 +274,7 @@ pub fn personalise<T: Transport>(
             for k in &keys {
                 name_of(k)?;
             }
+            refuse_known_certificates(&p.issuer, &info.serial, &keys, p.now)?;
             // PINs a previous, interrupted run already mailed are used again:
             // one letter per card. PINs given by the caller are mailed too
             // when a mailer file is given (unless that line is there).
@@ -334,6 +345,45 @@ pub fn personalise<T: Transport>(
         report.key_version = Some(own.kvn);
     }
     Ok(report)
+}
+
+/// Refuses a card that has not finished personalisation when the CA already
+/// holds current certificates for its serial and any of `keys`: a card
+/// that finished has them on it, so this one is a second card with the same
+/// serial (a clone, or the image of a card reset). It must not get that
+/// card's keys or certificates, nor supersede them. (With `--requests` the
+/// certification centre makes this check.)
+fn refuse_known_certificates(
+    issuer: &Issuer<'_>,
+    serial: &str,
+    keys: &[KeyRef],
+    now: std::time::SystemTime,
+) -> Result<()> {
+    let Issuer::Ca(ca) = issuer else {
+        return Ok(());
+    };
+    let Some(record) = crate::x509::card_record(ca.dir(), serial)? else {
+        return Ok(());
+    };
+    let at = crate::renewal::from_system_time(now);
+    let known: Vec<String> = record
+        .certificates_at(at)
+        .into_iter()
+        .filter(|c| {
+            keys.iter()
+                .any(|k| c.profile == profile_name(k.profile) && c.usage == usage_name(k.usage))
+        })
+        .map(|c| format!("{} {} {}", c.profile, c.usage, c.serial_number))
+        .collect();
+    if known.is_empty() {
+        return Ok(());
+    }
+    Err(Error::ConditionsNotSatisfied(format!(
+        "card {serial} already has certificates from this CA ({}), which this card does not hold: \
+         it is a second card with the same serial (a clone, or a card image reset) and is not personalised; \
+         a card that lost a certificate gets it back with `asan cert load`",
+        known.join(", ")
+    )))
 }
 
 /// Records the certificates a development CA issued to the card in the

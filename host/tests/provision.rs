@@ -41,3 +41,5 @@ mod master_keys;
 mod personalisation;
 #[path = "provision/requests.rs"]
 mod requests;
+#[path = "provision/reviewed.rs"]
+mod reviewed;
