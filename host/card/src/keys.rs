@@ -28,7 +28,7 @@
 //!
 //! `01` is the 8-bit counter i (one block), the label is ASCII, `00` the
 //! separator, the context the card serial in ASCII exactly as the card
-//! reports it (GET DATA, `asan info`), and `0080` the output length L in
+//! reports it (16 upper-case hex digits; GET DATA, `asan info`), and `0080` the output length L in
 //! bits (16 bits, big-endian).
 
 use std::path::Path;
@@ -80,9 +80,10 @@ pub fn parse(path: &Path, text: &str) -> Result<StaticKeys> {
             "enc" => &mut enc,
             "mac" => &mut mac,
             "dek" => &mut dek,
-            other => {
+            // Never echoed: a swapped line puts a key where the name goes.
+            _ => {
                 return Err(Error::Usage(format!(
-                    "{}:{}: unknown key `{other}`",
+                    "{}: line {}: unknown entry (expected kvn, enc, mac, dek)",
                     path.display(),
                     n + 1
                 )));
@@ -100,12 +101,14 @@ pub fn parse(path: &Path, text: &str) -> Result<StaticKeys> {
     }
     let (kvn, line) =
         kvn.ok_or_else(|| Error::Usage(format!("{}: no `kvn = …` line", path.display())))?;
-    let kvn = u8::from_str_radix(kvn, 16)
-        .ok()
+    // Exactly two hex digits (`from_str_radix` alone takes `+31`, `031`).
+    let kvn = Some(kvn)
+        .filter(|k| k.len() == 2 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|k| u8::from_str_radix(k, 16).ok())
         .filter(|k| (1..=0x7F).contains(k))
         .ok_or_else(|| {
             Error::Usage(format!(
-                "{}:{line}: `kvn` must be a hex byte 01–7F",
+                "{}:{line}: `kvn` must be two hex digits, 01–7F",
                 path.display()
             ))
         })?;
@@ -124,16 +127,45 @@ pub const LABELS: [&[u8]; 3] = [
     b"ASAN-IMZA SCP03 K-DEK",
 ];
 
-/// Checks a card serial used as KDF context: 1 to 64 ASCII letters or digits.
+/// The length of a card serial in hex digits (8 bytes; GET DATA,
+/// [`crate::info`]).
+pub const SERIAL_DIGITS: usize = 16;
+
+/// Checks a card serial used as KDF context: exactly as a card reports it,
+/// 16 upper-case hex digits (the KDF is case-sensitive).
 pub fn check_serial(serial: &str) -> Result<()> {
-    if serial.is_empty() || serial.len() > 64 || !serial.bytes().all(|b| b.is_ascii_alphanumeric())
+    if serial.len() != SERIAL_DIGITS
+        || !serial
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
     {
-        return Err(Error::Usage(format!(
-            "card serial `{}` must be 1 to 64 letters or digits, as `asan info` shows it",
-            serial.escape_debug()
-        )));
+        return Err(bad_serial(serial));
     }
     Ok(())
+}
+
+fn bad_serial(serial: &str) -> Error {
+    // A few characters at most: whatever was typed is not echoed at length.
+    let shown: String = serial.chars().take(24).collect();
+    let more = if shown.len() < serial.len() {
+        "…"
+    } else {
+        ""
+    };
+    Error::Usage(format!(
+        "card serial `{}{more}` must be {SERIAL_DIGITS} hex digits, as `asan info` shows it (e.g. 8994000012345678)",
+        shown.escape_debug()
+    ))
+}
+
+/// A card serial as an operator typed it: 16 hex digits in either case,
+/// returned in upper case as the card reports it (and as [`derive`] takes
+/// it); anything else is refused with an [`Error::Usage`].
+pub fn card_serial(serial: &str) -> Result<String> {
+    if serial.len() != SERIAL_DIGITS || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad_serial(serial));
+    }
+    Ok(serial.to_ascii_uppercase())
 }
 
 /// One card's key set from the master key set and the card serial (see the
@@ -186,8 +218,16 @@ pub fn load(path: &Path) -> Result<StaticKeys> {
     parse(path, &text)
 }
 
-/// Writes a key file with mode 0600.
+/// Writes a key file with mode 0600, replacing one that exists.
 pub fn save(path: &Path, keys: &StaticKeys) -> Result<()> {
+    save_as(path, keys, true)
+}
+
+/// Writes a key file with mode 0600, whole or not at all; an existing
+/// `path` is replaced only when `replace` (otherwise an [`Error::Io`] of
+/// kind `AlreadyExists`, the file untouched: see
+/// [`crate::files::write_whole`]).
+pub fn save_as(path: &Path, keys: &StaticKeys, replace: bool) -> Result<()> {
     let text = Zeroizing::new(format!(
         "# SCP03 static keys (keep secret)\nkvn = {:02X}\nenc = {}\nmac = {}\ndek = {}\n",
         keys.kvn,
@@ -195,7 +235,7 @@ pub fn save(path: &Path, keys: &StaticKeys) -> Result<()> {
         hex::encode_upper(keys.mac),
         hex::encode_upper(keys.dek)
     ));
-    crate::files::write_private(path, text.as_bytes())
+    crate::files::write_whole(path, text.as_bytes(), true, replace)
 }
 
 #[cfg(test)]
@@ -222,7 +262,10 @@ mod tests {
         // Errors name the line, counted from 1.
         for (bad, says) in [
             ("# c\nkvn: 30", "keys.txt:2: expected `name = hex`"),
-            ("kvn = 30\n\nfoo = 1", "keys.txt:3: unknown key `foo`"),
+            (
+                "kvn = 30\n\nfoo = 1",
+                "keys.txt: line 3: unknown entry (expected kvn, enc, mac, dek)",
+            ),
             ("kvn = 30\nkvn = 31", "keys.txt:2: `kvn` given twice"),
             ("kvn = 30\nenc = 00", "keys.txt:2: `enc` must be 16 bytes"),
         ] {
@@ -232,11 +275,53 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_or_malformed_entry_is_never_echoed() {
+        let p = Path::new("k");
+        let keys = "enc = 000102030405060708090A0B0C0D0E0F\nmac = 101112131415161718191A1B1C1D1E1F\ndek = 202122232425262728292A2B2C2D2E2F\n";
+        // A swapped line: the key where the name goes.
+        let secret = "404142434445464748494A4B4C4D4E4F";
+        for text in [
+            format!("kvn = 31\n{secret} = enc\n{keys}"),
+            format!("kvn = 31\n{secret}=\n{keys}"),
+            format!("kvn = 31\n {secret} \n{keys}"),
+        ] {
+            let e = parse(p, &text).unwrap_err().to_string();
+            assert!(!e.contains("4041424344"), "{e}");
+            assert!(e.contains("line 2") || e.starts_with("k:2: "), "{e}");
+        }
+        let e = parse(p, &format!("kvn = 31\n{secret} = enc\n{keys}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("k: line 2: unknown entry (expected kvn, enc, mac, dek)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_key_version_is_exactly_two_hex_digits() {
+        let p = Path::new("k");
+        let keys = "enc = 000102030405060708090A0B0C0D0E0F\nmac = 101112131415161718191A1B1C1D1E1F\ndek = 202122232425262728292A2B2C2D2E2F\n";
+        for kvn in ["+31", "031", "0031", "3", "+3", "-1", " 3 1"] {
+            let r = parse(p, &format!("kvn = {kvn}\n{keys}"));
+            assert!(
+                r.as_ref()
+                    .is_err_and(|e| e.to_string().contains("two hex digits")),
+                "kvn = {kvn}: {:?}",
+                r.map(|k| k.kvn)
+            );
+        }
+        for (kvn, is) in [("31", 0x31), ("7f", 0x7F), ("01", 0x01)] {
+            assert_eq!(parse(p, &format!("kvn = {kvn}\n{keys}")).unwrap().kvn, is);
+        }
+    }
+
+    #[test]
     fn derivation_is_the_documented_kdf_and_differs_per_card_and_key() {
         use asan_applet::scp03::crypto::cmac;
         let master = StaticKeys::default_test_keys();
-        let a = derive(&master, "0011223344").unwrap();
-        let b = derive(&master, "0011223345").unwrap();
+        let a = derive(&master, "0011223344556677").unwrap();
+        let b = derive(&master, "0011223344556678").unwrap();
         assert_ne!(a.enc, b.enc);
         assert_ne!(a.mac, b.mac);
         assert_ne!(a.dek, b.dek);
@@ -248,7 +333,7 @@ mod tests {
         let mut input = vec![0x01];
         input.extend_from_slice(b"ASAN-IMZA SCP03 K-MAC");
         input.push(0);
-        input.extend_from_slice(b"0011223344");
+        input.extend_from_slice(b"0011223344556677");
         input.extend_from_slice(&[0x00, 0x80]);
         assert_eq!(a.mac, cmac(&master.mac, &[&input]));
         // A fixed vector, so the KDF never changes by accident.
@@ -256,15 +341,49 @@ mod tests {
             hex::encode_upper(a.enc),
             hex::encode_upper(cmac(
                 &master.enc,
-                &[b"\x01ASAN-IMZA SCP03 K-ENC\x000011223344\x00\x80"]
+                &[b"\x01ASAN-IMZA SCP03 K-ENC\x000011223344556677\x00\x80"]
             ))
         );
-        for bad in ["", "00 11", "x/y", &"1".repeat(65)] {
+        // Only a serial as a card reports it: 16 upper-case hex digits.
+        for bad in [
+            "",
+            "1",
+            "Z",
+            "00 11",
+            "x/y",
+            "00112233aabbccdd",
+            "00112233AABBCCD",
+            "00112233AABBCCDD0",
+            "00112233AABBCCDG",
+            &"1".repeat(64),
+        ] {
             assert!(derive(&master, bad).is_err(), "{bad}");
         }
-        // 1 to 64 letters or digits.
-        for good in ["1", "Z", &"1".repeat(64)] {
-            assert!(derive(&master, good).is_ok(), "{good}");
+        assert!(derive(&master, "00112233AABBCCDD").is_ok());
+    }
+
+    #[test]
+    fn a_serial_typed_in_either_case_is_the_card_serial_and_nothing_else_is() {
+        assert_eq!(card_serial("00112233aabbccdd").unwrap(), "00112233AABBCCDD");
+        assert_eq!(card_serial("00112233AaBbCcDd").unwrap(), "00112233AABBCCDD");
+        let master = StaticKeys::default_test_keys();
+        assert!(
+            derive(&master, &card_serial("00112233aabbccdd").unwrap()).unwrap()
+                == derive(&master, "00112233AABBCCDD").unwrap()
+        );
+        for bad in [
+            "",
+            "1",
+            "12 34",
+            "00112233AABBCCD",
+            "00112233AABBCCDD0",
+            "0x112233AABBCCDD",
+            "+0112233AABBCCDD",
+            "00112233AABBCCDĞ",
+        ] {
+            let e = card_serial(bad).unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{bad}: {e}");
+            assert!(e.to_string().contains("16 hex digits"), "{bad}: {e}");
         }
     }
 

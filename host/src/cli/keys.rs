@@ -2,7 +2,9 @@
 //! `asan keys rotate` (replace a card's SCP03 keys, safe to interrupt), and
 //! `asan audit verify`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use asan_applet::scp03::StaticKeys;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -41,13 +43,20 @@ pub enum KeysCommand {
         /// The master key set (key file; mode 0600).
         #[arg(long, value_name = "FILE")]
         master_keys: PathBuf,
-        /// The card serial, as `asan info` shows it.
+        /// The card serial, as `asan info` shows it: 16 hex digits (lower
+        /// case is taken as upper case).
         #[arg(long, value_name = "S")]
         serial: String,
         /// Write the key file to FILE (created with mode 0600) instead of
         /// standard output.
+        /// An existing FILE is refused unless `--force`; the master key
+        /// file itself always is.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        /// With `-o`: replace FILE if it exists (never the master key
+        /// file).
+        #[arg(long, requires = "output")]
+        force: bool,
     },
     /// Replace the card's SCP03 key set by PUT KEY (a new key version),
     /// checked with a channel opened with the new keys. Safe to interrupt:
@@ -119,26 +128,81 @@ pub fn run(cli: &Cli, cmd: &KeysCommand, io: &mut Io<'_>) -> Result<()> {
             master_keys,
             serial,
             output,
-        } => derive(cli, master_keys, serial, output.as_deref(), io),
+            force,
+        } => derive(
+            cli,
+            master_keys,
+            serial,
+            output.as_deref().map(|o| (o, *force)),
+            io,
+        ),
         KeysCommand::Rotate(args) => rotate(cli, args, io),
     }
 }
 
+/// Whether `a` and `b` name the same existing file (by any path: a
+/// symbolic or a hard link).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (ma.dev(), ma.ino()) == (mb.dev(), mb.ino()) {
+            return true;
+        }
+    }
+    let _ = (ma, mb);
+    matches!(
+        (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+        (Ok(ca), Ok(cb)) if ca == cb
+    )
+}
+
+/// Writes one card's key file to `path` for `keys derive -o`: never over
+/// the master key file, over another existing file only when `force`.
+fn save_derived(path: &Path, master: &Path, card: &StaticKeys, force: bool) -> Result<()> {
+    if same_file(path, master) {
+        return Err(Error::Usage(format!(
+            "{} is the master key file: a card's key file is never written over it",
+            path.display()
+        )));
+    }
+    let exists = || {
+        Error::Usage(format!(
+            "{} exists: not replaced (--force replaces it)",
+            path.display()
+        ))
+    };
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(exists());
+    }
+    // Hard-linked into place unless `force`: a file that appeared meanwhile
+    // is not replaced either.
+    keys::save_as(path, card, force).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => exists(),
+        e => e,
+    })
+}
+
 fn derive(
     cli: &Cli,
-    master: &std::path::Path,
+    master_path: &Path,
     serial: &str,
-    output: Option<&std::path::Path>,
+    output: Option<(&Path, bool)>,
     io: &mut Io<'_>,
 ) -> Result<()> {
-    let master = keys::load(master)?;
+    let master = keys::load(master_path)?;
+    // As the card reports it: 16 hex digits, upper case.
+    let serial = &keys::card_serial(serial)?;
     let card = keys::derive(&master, serial)?;
     // The key version as the key file states it: two hex digits (JSON
     // gives the number, as `provision`, `keys rotate` and `info` do).
     let kvn = format!("{:02X}", card.kvn);
     match output {
-        Some(path) => {
-            keys::save(path, &card)?;
+        Some((path, force)) => {
+            save_derived(path, master_path, &card, force)?;
             if cli.json {
                 // Where the keys went; never the keys themselves.
                 print_json(

@@ -213,7 +213,7 @@ fn key_files_readable_by_others_and_a_master_with_the_test_key_version_are_refus
         "12 34",
     ])
     .code(2)
-    .says("letters or digits");
+    .says("must be 16 hex digits");
 }
 
 #[test]
@@ -381,7 +381,7 @@ fn opens_mem(card: &mut VirtualTransport<MemStore>, keys: &StaticKeys) -> bool {
 #[test]
 fn rotation_killed_at_every_apdu_leaves_one_key_set_and_a_rerun_finishes() {
     let old = StaticKeys::default_test_keys();
-    let new = asan_host::keys::derive(&master(MASTER), "0123456789").unwrap();
+    let new = asan_host::keys::derive(&master(MASTER), "0123456789ABCDEF").unwrap();
     let mut killed_at = 0;
     for n in 0.. {
         let mut inner = VirtualTransport::in_memory().unwrap();
@@ -527,12 +527,12 @@ fn keys_derive_json_prints_the_key_set_or_only_where_it_was_written() {
         "--master-keys",
         "master.keys",
         "--serial",
-        "0011223344",
+        "0011223344556677",
     ];
-    let own = asan_host::keys::derive(&master(MASTER), "0011223344").unwrap();
+    let own = asan_host::keys::derive(&master(MASTER), "0011223344556677").unwrap();
     // Without -o: the key set, the same values as the plain key file.
     let v = lab.asan(&derive).json();
-    assert_eq!(v["serial"], "0011223344");
+    assert_eq!(v["serial"], "0011223344556677");
     // The key version as the key file states it (`kvn = 31`).
     assert_eq!(v["key_version"], 0x31);
     assert_eq!(v["keys"]["enc"], hex::encode_upper(own.enc).as_str());
@@ -547,7 +547,7 @@ fn keys_derive_json_prints_the_key_set_or_only_where_it_was_written() {
     to_file.extend_from_slice(&["-o", "card.keys"]);
     let out = lab.asan(&to_file);
     let v = out.json();
-    assert_eq!(v["serial"], "0011223344");
+    assert_eq!(v["serial"], "0011223344556677");
     assert_eq!(v["key_version"], 0x31);
     assert_eq!(v["output"], "card.keys");
     assert!(v.get("keys").is_none(), "{v}");
@@ -557,6 +557,121 @@ fn keys_derive_json_prints_the_key_set_or_only_where_it_was_written() {
         assert!(!out.stderr.to_uppercase().contains(&hex), "{out:#?}");
     }
     assert!(asan_host::keys::load(&lab.path("card.keys")).unwrap() == own);
+}
+
+/// `keys derive -o FILE` never replaces a file unasked, and never the
+/// master key file itself (by any name: `./`, a symbolic or a hard link),
+/// not even with `--force`; a refused run changes nothing and leaves no
+/// temporary file.
+#[test]
+fn keys_derive_o_refuses_an_existing_file_and_always_the_master_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::new();
+    lab.write_keys("master.keys", MASTER);
+    let s = "0011223344556677";
+    let own = asan_host::keys::derive(&master(MASTER), s).unwrap();
+    let derive = |out: &str, force: bool| {
+        let mut args = vec![
+            "keys",
+            "derive",
+            "--master-keys",
+            "master.keys",
+            "--serial",
+            s,
+            "-o",
+            out,
+        ];
+        if force {
+            args.push("--force");
+        }
+        lab.asan(&args)
+    };
+    // An existing file: refused, untouched; replaced with --force.
+    lab.write_keys("card.keys", "not yet\n");
+    let out = derive("card.keys", false);
+    out.code(2)
+        .says("card.keys exists")
+        .says("(--force replaces it)");
+    assert_eq!(
+        std::fs::read_to_string(lab.path("card.keys")).unwrap(),
+        "not yet\n"
+    );
+    derive("card.keys", true).ok();
+    assert!(asan_host::keys::load(&lab.path("card.keys")).unwrap() == own);
+    let mode = std::fs::metadata(lab.path("card.keys"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The master key file, by any name: refused, with or without --force.
+    std::os::unix::fs::symlink("master.keys", lab.path("sym.keys")).unwrap();
+    std::fs::hard_link(lab.path("master.keys"), lab.path("hard.keys")).unwrap();
+    for name in ["master.keys", "./master.keys", "sym.keys", "hard.keys"] {
+        for force in [false, true] {
+            derive(name, force).code(2).says("is the master key file");
+            assert_eq!(
+                std::fs::read_to_string(lab.path("master.keys")).unwrap(),
+                MASTER,
+                "{name} {force}"
+            );
+        }
+    }
+    assert!(
+        std::fs::symlink_metadata(lab.path("sym.keys"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // No temporary file left behind.
+    let mut names: Vec<_> = std::fs::read_dir(lab.path(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("keys"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["card.keys", "hard.keys", "master.keys", "sym.keys"],
+        "{names:?}"
+    );
+}
+
+/// `keys derive --serial` takes the serial as a card reports it (16 hex
+/// digits; lower case is the same serial), and refuses anything else
+/// rather than derive keys no card has.
+#[test]
+fn keys_derive_takes_only_a_card_serial_in_either_case() {
+    let lab = Lab::new();
+    lab.write_keys("master.keys", MASTER);
+    let derive = |serial: &str| {
+        lab.asan(&[
+            "--json",
+            "keys",
+            "derive",
+            "--master-keys",
+            "master.keys",
+            "--serial",
+            serial,
+        ])
+    };
+    let up = derive("00112233AABBCCDD").json();
+    let low = derive("00112233aabbccdd").json();
+    assert_eq!(up, low);
+    assert_eq!(low["serial"], "00112233AABBCCDD");
+    let own = asan_host::keys::derive(&master(MASTER), "00112233AABBCCDD").unwrap();
+    assert_eq!(low["keys"]["enc"], hex::encode_upper(own.enc).as_str());
+    for bad in [
+        "1",
+        "0011223344",
+        "00112233AABBCCD",
+        "00112233AABBCCDD0",
+        "00112233AABBCCDG",
+        "8994000000123456789A",
+    ] {
+        let out = derive(bad);
+        out.code(2).says("must be 16 hex digits");
+        assert!(out.stdout.is_empty(), "{out:#?}");
+    }
 }
 
 /// AES-CMAC of `data` under `key` by `openssl mac` (OpenSSL 3): the
@@ -588,7 +703,7 @@ fn keys_derive_is_the_documented_kdf_by_openssl() {
     for (name, text) in [("m1.keys", MASTER), ("m2.keys", MASTER2)] {
         lab.write_keys(name, text);
         let m = master(text);
-        for serial in ["0011223344", "8994000000123456789A"] {
+        for serial in ["0011223344556677", "8994000012345678"] {
             let v = lab
                 .asan(&[
                     "--json",
@@ -630,7 +745,7 @@ fn keys_derive_is_the_documented_kdf_by_openssl() {
             "--master-keys",
             "long.keys",
             "--serial",
-            "0011223344",
+            "0011223344556677",
         ])
         .code(2)
         .says(&format!("must be 16 bytes (AES-128), not {len}"));
