@@ -306,6 +306,51 @@ fn rotated(reader: String, serial: Option<String>, r: Result<(Rotation, u8)>) ->
     }
 }
 
+/// Appends the audit lines of `results`.
+fn record(log: &AuditLog, results: &[Rotated]) -> Result<()> {
+    for r in results {
+        log.append(&Event {
+            event: "rotate".into(),
+            reader: r.reader.clone(),
+            serial: r.serial.clone(),
+            key_version: r.key_version,
+            result: r.result.into(),
+            error: r.error.clone(),
+            ..Event::default()
+        })?;
+    }
+    Ok(())
+}
+
+/// `keys rotate --all-readers`: rotates the card in each of `readers`,
+/// connected by `connect`, one after the other. Each card's audit line is
+/// appended (and synced) right after its rotation, before the next reader
+/// is touched: a run killed part-way has recorded every card it rotated (a
+/// re-run would only see them as `already`). A line that cannot be
+/// appended stops the run there.
+fn rotate_readers<T: Transport>(
+    readers: Vec<String>,
+    mut connect: impl FnMut(&str) -> Result<T>,
+    old: &OperatorKeys,
+    new: &OperatorKeys,
+    level: asan_applet::scp03::SecurityLevel,
+    audit: Option<&AuditLog>,
+) -> Result<Vec<Rotated>> {
+    let mut results = Vec::new();
+    for name in readers {
+        let mut serial = None;
+        let r = connect(&name)
+            .and_then(AsanCard::open)
+            .and_then(|mut card| rotate_one(&mut card, old, new, level, &mut serial));
+        let done = rotated(name, serial, r);
+        if let Some(log) = audit {
+            record(log, std::slice::from_ref(&done))?;
+        }
+        results.push(done);
+    }
+    Ok(results)
+}
+
 fn rotate(cli: &Cli, args: &RotateArgs, io: &mut Io<'_>) -> Result<()> {
     if args.all_readers && (cli.virtual_card.is_some() || cli.reader.is_some()) {
         return Err(Error::Usage(
@@ -353,13 +398,16 @@ fn rotate(cli: &Cli, args: &RotateArgs, io: &mut Io<'_>) -> Result<()> {
         if readers.is_empty() {
             return Err(Error::NoCard("no reader holds an Asan İmza card".into()));
         }
-        for name in readers {
-            let mut serial = None;
-            let r = PcscTransport::connect(Some(&name))
-                .and_then(AsanCard::open)
-                .and_then(|mut card| rotate_one(&mut card, &old, &new, level, &mut serial));
-            results.push(rotated(name, serial, r));
-        }
+        results = rotate_readers(
+            readers,
+            // The listed name exactly: one reader's name may be part of
+            // another's.
+            PcscTransport::connect_exact,
+            &old,
+            &new,
+            level,
+            audit.as_ref(),
+        )?;
     } else {
         let mut card = transport::open(cli)?;
         let mut serial = None;
@@ -372,18 +420,8 @@ fn rotate(cli: &Cli, args: &RotateArgs, io: &mut Io<'_>) -> Result<()> {
             (r, _) => r,
         };
         results.push(rotated(card.transport().name(), serial, r));
-    }
-    if let Some(log) = &audit {
-        for r in &results {
-            log.append(&Event {
-                event: "rotate".into(),
-                reader: r.reader.clone(),
-                serial: r.serial.clone(),
-                key_version: r.key_version,
-                result: r.result.into(),
-                error: r.error.clone(),
-                ..Event::default()
-            })?;
+        if let Some(log) = &audit {
+            record(log, &results)?;
         }
     }
     let audit_head = audit
@@ -492,4 +530,59 @@ pub(crate) fn tell_head(log: &AuditLog, err: &mut dyn std::io::Write) -> Result<
     let s = if lines == 1 { "" } else { "s" };
     say(err, &format!("audit trail: {lines} line{s}, head {head}"))?;
     Ok(head)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::transport::virtual_card::VirtualTransport;
+    use asan_applet::scp03::SecurityLevel;
+
+    /// `keys rotate --all-readers` records each card as soon as it is
+    /// rotated: when the next reader is connected (where a kill would
+    /// strike), the trail already holds the cards before it.
+    #[test]
+    fn each_card_is_recorded_before_the_next_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let trail = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&trail, "st-1").unwrap();
+        let old = OperatorKeys::Fixed(StaticKeys::default_test_keys());
+        let new = OperatorKeys::Master(StaticKeys {
+            kvn: 0x31,
+            ..StaticKeys::default_test_keys()
+        });
+        let level = SecurityLevel::from_byte(0x33).unwrap();
+        let readers = ["r0", "r1", "r2"].map(String::from).to_vec();
+        // The lines on disk each time a reader is connected.
+        let mut seen = Vec::new();
+        let results = rotate_readers(
+            readers,
+            |name| {
+                let text = std::fs::read_to_string(&trail).unwrap_or_default();
+                seen.push((name.to_owned(), text));
+                VirtualTransport::in_memory()
+            },
+            &old,
+            &new,
+            level,
+            Some(&log),
+        )
+        .unwrap();
+        assert_eq!(results.len(), 3);
+        assert!(results.iter().all(|r| r.result == "rotated"));
+        for (i, (name, text)) in seen.iter().enumerate() {
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(lines.len(), i, "at {name}: {text}");
+            for (j, line) in lines.iter().enumerate() {
+                assert_eq!(line["reader"], format!("r{j}"), "at {name}");
+                assert_eq!(line["result"], "rotated", "at {name}");
+                assert_eq!(line["key_version"], 0x31, "at {name}");
+            }
+        }
+        assert_eq!(crate::audit::verify(&trail).unwrap().lines, 3);
+    }
 }
