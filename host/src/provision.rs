@@ -32,7 +32,7 @@ pub use rotate::{Rotation, replace_keys};
 pub use subject::{SubjectSpec, development_subject};
 
 /// Who issues the certificates.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Issuer<'a> {
     /// A development CA: certificates are issued and written at once.
     Ca(&'a DevCa),
@@ -42,7 +42,7 @@ pub enum Issuer<'a> {
 }
 
 /// What to do with each card.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Personalisation<'a> {
     /// The subscriber's service type.
     pub service: ServiceType,
@@ -64,8 +64,22 @@ pub struct Personalisation<'a> {
     pub issuer: Issuer<'a>,
     /// Where the PIN mailer lines go (JSON lines, mode 0600).
     pub mailer: Option<PathBuf>,
-    /// Validity start of issued certificates (now).
+    /// Validity start of issued certificates and activation time: the time
+    /// of the card's run ([`Personalisation::now`] gives a copy with the
+    /// time now, for each card of a station or batch).
     pub now: std::time::SystemTime,
+}
+
+impl Personalisation<'_> {
+    /// This plan at the present time: a station runs for days, and each
+    /// card's certificates start (and its activation is recorded) when that
+    /// card is personalised, not when the station started.
+    pub fn now(&self) -> Self {
+        Self {
+            now: std::time::SystemTime::now(),
+            ..self.clone()
+        }
+    }
 }
 
 /// What happened to one card.
@@ -491,10 +505,7 @@ fn certify<T: Transport>(
                     profile_name(key.profile),
                     usage_name(key.usage)
                 ));
-                std::fs::write(&path, &csr).map_err(|e| Error::Io {
-                    path: path.display().to_string(),
-                    source: e,
-                })?;
+                files::write_whole(&path, &csr, false, true)?;
                 report
                     .certificates
                     .push(format!("{label}: request {}", path.display()));

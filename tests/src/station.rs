@@ -23,6 +23,8 @@ pub struct Lines {
     rx: mpsc::Receiver<String>,
     /// Every line received so far.
     pub seen: Vec<String>,
+    /// Whether a wait returned the line of `seen` at the same index.
+    taken: Vec<bool>,
 }
 
 impl Lines {
@@ -37,18 +39,28 @@ impl Lines {
         Self {
             rx,
             seen: Vec::new(),
+            taken: Vec::new(),
         }
     }
 
-    /// Waits (at most 60 s) for a line with all of `parts`; returns it.
+    /// Waits (at most 60 s) for a line with all of `parts` that no earlier
+    /// wait returned (lines of several readers come in any order); returns
+    /// it.
     pub fn wait(&mut self, parts: &[&str]) -> String {
+        let matches = |l: &str| parts.iter().all(|p| l.contains(p));
+        if let Some(i) = (0..self.seen.len()).find(|&i| !self.taken[i] && matches(&self.seen[i])) {
+            self.taken[i] = true;
+            return self.seen[i].clone();
+        }
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok(l) => {
                     self.seen.push(l.clone());
-                    if parts.iter().all(|p| l.contains(p)) {
+                    let hit = matches(&l);
+                    self.taken.push(hit);
+                    if hit {
                         return l;
                     }
                 }

@@ -114,6 +114,20 @@ fn station_personalises_cards_as_they_come_and_go_and_keeps_a_whole_audit_trail(
     a.stop();
     lines.wait(&[ra, "empty, ready for the next card"]);
 
+    // Each card's certificates start when that card is personalised, not
+    // when the station started: a second passes before card d comes.
+    std::thread::sleep(Duration::from_millis(1100));
+    let d_comes = String::from_utf8(
+        Command::new("date")
+            .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+
     // Pulled out half-way, then back.
     // The card process logs each APDU it answered: it is killed right after
     // its first GENERATE KEY PAIR (`84 47 80 11`), with its PINs set and key
@@ -182,6 +196,14 @@ fn station_personalises_cards_as_they_come_and_go_and_keeps_a_whole_audit_trail(
         assert_eq!(i["life_cycle"], "operational", "{img}");
         assert_eq!(i["scp_key_version"], 0x31, "{img}");
         serials.insert(img, i["serial"].as_str().unwrap().to_owned());
+    }
+    let d_certificates = info(d, "d.img")["certificates"].clone();
+    for c in d_certificates.as_array().unwrap() {
+        let not_before = c["not_before"].as_str().unwrap();
+        assert!(
+            not_before >= d_comes.as_str(),
+            "{not_before} < {d_comes}: {c}"
+        );
     }
     // The trail verifies and says the same.
     let out = asan_in(d, &["--json", "audit", "verify", "audit.jsonl"], &[]);

@@ -44,9 +44,10 @@ pub fn write_whole(path: &Path, bytes: &[u8], private: bool, replace: bool) -> R
         if private {
             options.mode(0o600);
         }
-        let mut f = options.open(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
+        // Errors name the file asked for, not the temporary one.
+        let mut f = options.open(&tmp).map_err(io(path))?;
+        f.write_all(bytes).map_err(io(path))?;
+        f.sync_all().map_err(io(path))?;
         if replace {
             return std::fs::rename(&tmp, path).map_err(io(path));
         }
@@ -73,7 +74,9 @@ pub fn append_private_line(path: &Path, line: &str) -> Result<()> {
         f.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(io(path))?;
     }
-    let mut data = line.as_bytes().to_vec();
+    // The line may hold PINs: the copy is wiped when dropped.
+    let mut data = zeroize::Zeroizing::new(Vec::with_capacity(line.len() + 1));
+    data.extend_from_slice(line.as_bytes());
     data.push(b'\n');
     f.write_all(&data).map_err(io(path))?;
     f.sync_all().map_err(io(path))

@@ -94,10 +94,7 @@ pub fn run(cli: &Cli, cmd: &CaCommand, io: &mut Io<'_>) -> Result<()> {
             )?;
             let pem = cert::to_pem(&der);
             if let Some(path) = output {
-                std::fs::write(path, &pem).map_err(|e| Error::Io {
-                    path: path.display().to_string(),
-                    source: e,
-                })?;
+                crate::files::write_whole(path, pem.as_bytes(), false, true)?;
             }
             if cli.json {
                 return print_json(

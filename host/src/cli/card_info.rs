@@ -172,10 +172,7 @@ pub fn cert_read(
         } else {
             der.clone()
         };
-        std::fs::write(path, bytes).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+        crate::files::write_whole(path, &bytes, false, true)?;
     }
     if cli.json {
         let mut v = serde_json::to_value(&summary).unwrap_or(Value::Null);

@@ -325,15 +325,18 @@ fn batch(
             .progress_chars("#>."),
     );
     let progress = Mutex::new(());
+    // Cards whose line the audit trail could not take.
+    let unrecorded = std::sync::atomic::AtomicUsize::new(0);
     let reports: Vec<CardReport> = std::thread::scope(|s| {
         let handles: Vec<_> = readers
             .iter()
             .map(|name| {
                 let progress = &progress;
                 let bar = &bar;
+                let unrecorded = &unrecorded;
                 s.spawn(move || {
-                    let report = match PcscTransport::connect(Some(name)).and_then(AsanCard::open) {
-                        Ok(mut card) => provision::personalise_reporting(&mut card, plan),
+                    let report = match PcscTransport::connect_exact(name).and_then(AsanCard::open) {
+                        Ok(mut card) => provision::personalise_reporting(&mut card, &plan.now()),
                         Err(e) => CardReport::failed(name.clone(), None, e.to_string()),
                     };
                     if let Some(log) = audit {
@@ -341,7 +344,13 @@ fn batch(
                         if let Err(e) =
                             log.append(&Event::of_report("provision", &report, Some(service)))
                         {
-                            let _ = writeln!(std::io::stderr(), "asan: audit trail: {e}");
+                            unrecorded.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let _ = writeln!(
+                                std::io::stderr(),
+                                "asan: audit trail: {e}: card {} in {} is not recorded",
+                                report.serial.as_deref().unwrap_or("?"),
+                                report.reader
+                            );
                         }
                     }
                     if let Ok(_one_at_a_time) = progress.lock() {
@@ -359,7 +368,20 @@ fn batch(
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        // A run that panicked is a failed card, never a missing one.
+        handles
+            .into_iter()
+            .zip(readers.iter())
+            .map(|(h, name)| {
+                h.join().unwrap_or_else(|_| {
+                    CardReport::failed(
+                        name.clone(),
+                        None,
+                        "internal error: the card's run stopped unexpectedly".into(),
+                    )
+                })
+            })
+            .collect()
     });
     bar.finish();
     let audit_head = audit.map(|log| tell_head(log, io.err)).transpose()?;
@@ -377,12 +399,10 @@ fn batch(
         doc["audit_head"] = json!(head);
     }
     if let Some(path) = &args.report {
-        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(
-            |e| Error::Io {
-                path: path.display().to_string(),
-                source: e,
-            },
-        )?;
+        // Whole or not at all (it names the cards and their certificates).
+        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        text.push('\n');
+        crate::files::write_whole(path, text.as_bytes(), false, true)?;
     }
     if cli.json {
         print_json(io.out, &doc)?;
@@ -390,6 +410,12 @@ fn batch(
         for r in &reports {
             print_report(cli, io, r, None)?;
         }
+    }
+    let unrecorded = unrecorded.into_inner();
+    if unrecorded > 0 {
+        return Err(Error::ConditionsNotSatisfied(format!(
+            "the audit trail could not record {unrecorded} card(s); see the messages above"
+        )));
     }
     match count("failed") {
         0 => Ok(()),

@@ -32,19 +32,14 @@ fn line(text: &str) {
 }
 
 /// Personalises the card just inserted in `reader`.
-fn one_card(
-    reader: &str,
-    plan: &Personalisation<'_>,
-    audit: Option<&AuditLog>,
-    service: &str,
-) -> CardReport {
+fn one_card(reader: &str, plan: &Personalisation<'_>) -> CardReport {
     line(&format!(
         "{reader}: card inserted: personalising, do not remove it"
     ));
     let mut report = match PcscTransport::connect_exact(reader).and_then(AsanCard::open) {
         Ok(mut card) => {
             let serial = card.info().ok().map(|i| i.serial);
-            let mut r = provision::personalise_reporting(&mut card, plan);
+            let mut r = provision::personalise_reporting(&mut card, &plan.now());
             if r.serial.is_none() {
                 r.serial = serial;
             }
@@ -62,12 +57,22 @@ fn one_card(
         "skipped" => format!("{reader} ({serial}): skipped: {error}; the card may be removed"),
         done => format!("{reader} ({serial}): {done}; the card may be removed"),
     });
-    if let Some(log) = audit
-        && let Err(e) = log.append(&Event::of_report("provision", &report, Some(service)))
-    {
-        line(&format!("{reader}: audit trail: {e}"));
-    }
     report
+}
+
+/// Appends the card's line to the audit trail; false (said on stderr) when
+/// the trail cannot take it.
+fn record(reader: &str, report: &CardReport, audit: Option<&AuditLog>, service: &str) -> bool {
+    match audit.map(|log| log.append(&Event::of_report("provision", report, Some(service)))) {
+        Some(Err(e)) => {
+            line(&format!(
+                "{reader}: audit trail: {e}: card {} is not recorded; the station stops",
+                report.serial.as_deref().unwrap_or("?")
+            ));
+            false
+        }
+        _ => true,
+    }
 }
 
 /// What can end a wait in progress: a PC/SC context (`SCardCancel`).
@@ -166,7 +171,9 @@ fn recover(pcsc: &Service, stop: &AtomicBool, why: pcsc::Error, again: &mut bool
     Ok(false)
 }
 
-/// [`one_card`], then wakes the station's wait.
+/// [`one_card`] (a run that panics is a failed card), its audit line (a
+/// trail that cannot take it sets `broken`: no card may go unrecorded),
+/// then wakes the station's wait.
 fn run_card(
     reader: &str,
     plan: &Personalisation<'_>,
@@ -174,8 +181,24 @@ fn run_card(
     service: &str,
     pcsc: &Service,
     finished: &Mutex<Vec<String>>,
+    broken: &AtomicBool,
 ) -> CardReport {
-    let report = one_card(reader, plan, audit, service);
+    let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        one_card(reader, plan)
+    }))
+    .unwrap_or_else(|_| {
+        line(&format!(
+            "{reader}: failed: internal error; the card may be removed; insert it again to resume"
+        ));
+        CardReport::failed(
+            reader.to_owned(),
+            None,
+            "internal error: the card's run stopped unexpectedly".into(),
+        )
+    });
+    if !record(reader, &report, audit, service) {
+        broken.store(true, Ordering::SeqCst);
+    }
     finished
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -213,6 +236,8 @@ pub fn watch(
 ) -> Result<Vec<CardReport>> {
     let pcsc = Arc::new(Service::establish()?);
     let stop = Arc::new(AtomicBool::new(false));
+    // A card's line could not be written to the audit trail.
+    let broken = AtomicBool::new(false);
     {
         let (stop, pcsc) = (Arc::clone(&stop), Arc::clone(&pcsc));
         ctrlc::set_handler(move || {
@@ -232,7 +257,7 @@ pub fn watch(
             HashMap::new();
         let mut readers = Readers::default();
         let mut states = vec![ReaderState::new(PNP_NOTIFICATION(), State::UNAWARE)];
-        let (pcsc, finished_one) = (&*pcsc, &finished_one);
+        let (pcsc, finished_one, broken) = (&*pcsc, &finished_one, &broken);
         // Carries out what the rules answer: status lines and card runs.
         macro_rules! act {
             ($actions:expr) => {
@@ -244,7 +269,7 @@ pub fn watch(
                             workers.insert(
                                 reader,
                                 s.spawn(move || {
-                                    run_card(&r, plan, audit, service, pcsc, finished_one)
+                                    run_card(&r, plan, audit, service, pcsc, finished_one, broken)
                                 }),
                             );
                         }
@@ -272,6 +297,11 @@ pub fn watch(
             }};
         }
         while !stop.load(Ordering::SeqCst) {
+            if broken.load(Ordering::SeqCst) {
+                // No card may go unrecorded: no new card starts.
+                stop.store(true, Ordering::SeqCst);
+                break;
+            }
             let ctx = pcsc.current();
             // The readers now: new ones are watched, gone ones dropped.
             let names = match ctx.list_readers_owned() {
@@ -332,6 +362,9 @@ pub fn watch(
                     tally.count(&r);
                     reports.push(r);
                 }
+                if broken.load(Ordering::SeqCst) {
+                    readers.stop();
+                }
                 act!(readers.ended(&n));
             }
             if !changed {
@@ -373,6 +406,12 @@ pub fn watch(
         tally.of("skipped"),
         tally.of("failed")
     ));
+    if broken.into_inner() {
+        return Err(Error::ConditionsNotSatisfied(
+            "the audit trail could not record every card: the station stopped; see the messages above"
+                .into(),
+        ));
+    }
     Ok(reports)
 }
 
