@@ -83,7 +83,7 @@ pub fn parse(path: &Path, text: &str) -> Result<StaticKeys> {
             // Never echoed: a swapped line puts a key where the name goes.
             _ => {
                 return Err(Error::Usage(format!(
-                    "{}: line {}: unknown entry (expected kvn, enc, mac, dek)",
+                    "{}:{}: unknown entry (expected kvn, enc, mac, dek)",
                     path.display(),
                     n + 1
                 )));
@@ -264,7 +264,7 @@ mod tests {
             ("# c\nkvn: 30", "keys.txt:2: expected `name = hex`"),
             (
                 "kvn = 30\n\nfoo = 1",
-                "keys.txt: line 3: unknown entry (expected kvn, enc, mac, dek)",
+                "keys.txt:3: unknown entry (expected kvn, enc, mac, dek)",
             ),
             ("kvn = 30\nkvn = 31", "keys.txt:2: `kvn` given twice"),
             ("kvn = 30\nenc = 00", "keys.txt:2: `enc` must be 16 bytes"),
@@ -293,7 +293,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("k: line 2: unknown entry (expected kvn, enc, mac, dek)"),
+            e.contains("k:2: unknown entry (expected kvn, enc, mac, dek)"),
             "{e}"
         );
     }

@@ -38,25 +38,30 @@ impl CardPins {
         })
     }
 
-    fn digits(block: &asan_applet::PinBlock) -> String {
-        String::from_utf8_lossy(block.as_bytes().get(..block.digit_count()).unwrap_or(&[]))
-            .into_owned()
+    fn digits(block: &asan_applet::PinBlock) -> &str {
+        std::str::from_utf8(block.as_bytes().get(..block.digit_count()).unwrap_or(&[]))
+            .unwrap_or_default()
     }
 
-    /// The PIN mailer line: `{"serial", "pin1", "pin2", "puk"}`.
+    /// The PIN mailer line: `{"pin1", "pin2", "puk", "serial"}`, written
+    /// straight into a buffer that is wiped when dropped (no other copy of
+    /// the PINs is made).
     pub fn mailer_line(&self, serial: &str) -> zeroize::Zeroizing<String> {
-        zeroize::Zeroizing::new(
-            serde_json::json!({
-                "serial": serial,
-                "pin1": Self::digits(self.pin1.block()),
-                "pin2": Self::digits(self.pin2.block()),
-                "puk": Self::digits(self.puk.block()),
-            })
-            .to_string(),
-        )
+        let line = MailerLine {
+            pin1: Self::digits(self.pin1.block()),
+            pin2: Self::digits(self.pin2.block()),
+            puk: Self::digits(self.puk.block()),
+            serial,
+        };
+        // Large enough never to grow (a grown buffer is freed unwiped).
+        let mut out = zeroize::Zeroizing::new(Vec::with_capacity(128 + serial.len()));
+        let _ = serde_json::to_writer(&mut *out, &line);
+        zeroize::Zeroizing::new(String::from_utf8_lossy(&out).into_owned())
     }
 
     /// The PINs of `serial` in a mailer file (the last line for it wins).
+    /// Only lines that name the serial are parsed, borrowing from the file's
+    /// wiped text: other cards' PINs are never copied.
     pub fn from_mailer(path: &std::path::Path, serial: &str) -> Result<Option<Self>> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => zeroize::Zeroizing::new(t),
@@ -69,19 +74,27 @@ impl CardPins {
             }
         };
         let mut found = None;
-        for line in text.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        for line in text.lines().filter(|l| l.contains(serial)) {
+            let Ok(v) = serde_json::from_str::<MailerLine<'_>>(line) else {
                 continue;
             };
-            if v["serial"].as_str() == Some(serial) {
-                let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+            if v.serial == serial {
                 found = Some(Self {
-                    pin1: Pin1::new(&field("pin1"))?,
-                    pin2: Pin2::new(&field("pin2"))?,
-                    puk: Puk::new(&field("puk"))?,
+                    pin1: Pin1::new(v.pin1)?,
+                    pin2: Pin2::new(v.pin2)?,
+                    puk: Puk::new(v.puk)?,
                 });
             }
         }
         Ok(found)
     }
+}
+
+/// One line of the PIN mailer file, borrowed (never owned copies of PINs).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MailerLine<'a> {
+    pin1: &'a str,
+    pin2: &'a str,
+    puk: &'a str,
+    serial: &'a str,
 }
