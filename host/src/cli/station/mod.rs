@@ -309,19 +309,23 @@ pub fn watch(
                 Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
                 Err(e) => failed!(e),
             };
-            let names: Vec<String> = names
+            // The rules know readers by their names as text; PC/SC is asked
+            // with the names exactly as it listed them (a name that is not
+            // UTF-8 would not survive a round trip through text).
+            let listed = names;
+            let names: Vec<String> = listed
                 .iter()
                 .map(|n| n.to_string_lossy().into_owned())
                 .collect();
             act!(readers.listed(&names));
             states.retain(|rs| {
-                rs.name() == PNP_NOTIFICATION() || readers.watches(&rs.name().to_string_lossy())
+                rs.name() == PNP_NOTIFICATION()
+                    || (listed.iter().any(|n| n.as_c_str() == rs.name())
+                        && readers.watches(&rs.name().to_string_lossy()))
             });
-            for n in &names {
-                if !states.iter().any(|rs| rs.name().to_string_lossy() == *n)
-                    && let Ok(c) = std::ffi::CString::new(n.as_str())
-                {
-                    states.push(ReaderState::new(c, State::UNAWARE));
+            for n in &listed {
+                if !states.iter().any(|rs| rs.name() == n.as_c_str()) {
+                    states.push(ReaderState::new(n.clone(), State::UNAWARE));
                 }
             }
             let any_ended = !finished_one
