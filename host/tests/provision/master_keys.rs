@@ -891,3 +891,41 @@ fn the_recorded_head_catches_lines_cut_from_the_end_or_the_last_line_rewritten()
         .code(2)
         .says("64 hex digits");
 }
+
+#[test]
+fn a_torn_last_line_is_reported_until_the_next_run_cuts_and_records_it() {
+    let lab = Lab::with_ca();
+    lab.write_keys("master.keys", MASTER);
+    let audit = ["--master-keys", "master.keys", "--audit", "audit.jsonl"];
+    lab.info("a.img");
+    lab.provision_with_pins("a.img", "citizen", &audit).ok();
+    // A power cut while the second line was written.
+    let mut bytes = std::fs::read(lab.path("audit.jsonl")).unwrap();
+    let whole = bytes.len();
+    bytes.extend_from_slice(b"{\"certificates\":[],\"err");
+    std::fs::write(lab.path("audit.jsonl"), &bytes).unwrap();
+    lab.asan(&["audit", "verify", "audit.jsonl"])
+        .code(1)
+        .says("the last line is incomplete");
+    // The next run cuts it, records the cut and its own card.
+    lab.info("b.img");
+    let out = lab.provision_with_pins("b.img", "citizen", &audit);
+    out.ok();
+    let h = told_head(&out, 3);
+    let text = std::fs::read_to_string(lab.path("audit.jsonl")).unwrap();
+    assert_eq!(text.as_bytes()[..whole], bytes[..whole]);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[1]["event"], "recovered");
+    assert_eq!(lines[1]["result"], "cut");
+    let said = lines[1]["error"].as_str().unwrap();
+    assert!(
+        said.starts_with("a torn last line of 23 bytes (SHA-256 ") && said.ends_with(") was cut"),
+        "{said}"
+    );
+    assert_eq!(lines[2]["serial"], serial(&lab, "b.img").as_str());
+    lab.asan(&["audit", "verify", "audit.jsonl", "--head", &h])
+        .ok();
+}
