@@ -877,6 +877,52 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
     }
 
+    /// Set by [`two_processes_append_one_chain`] for its children.
+    const APPENDER: &str = "ASAN_AUDIT_TEST_APPENDER_TRAIL";
+
+    /// A child of [`two_processes_append_one_chain`]: opens the trail, then
+    /// appends 25 lines; does nothing on its own.
+    #[test]
+    #[ignore = "run by two_processes_append_one_chain"]
+    fn append_as_another_process() {
+        let Some(path) = std::env::var_os(APPENDER) else {
+            return;
+        };
+        let log = AuditLog::open(Path::new(&path), "st-2").unwrap();
+        for i in 0..25 {
+            log.append(&event(&format!("P{i}"))).unwrap();
+        }
+    }
+
+    #[test]
+    fn two_processes_append_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = trail(dir.path(), 1);
+        let children: Vec<_> = (0..2)
+            .map(|_| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "audit::tests::append_as_another_process",
+                        "--ignored",
+                        "--test-threads",
+                        "1",
+                    ])
+                    .env(APPENDER, &path)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success() && said.contains("1 passed"), "{said}");
+        }
+        assert_eq!(verify(&path).unwrap().lines, 51);
+    }
+
     /// Set by [`a_failed_append_leaves_the_trail_as_it_was`] for its child.
     const CHILD: &str = "ASAN_AUDIT_TEST_CHILD_TRAIL";
 
