@@ -14,6 +14,14 @@
 //! chain that is whole: record the head ([`AuditLog::head`],
 //! [`Verified::head`]) elsewhere (the shift log) and check the trail against
 //! it later with [`verify_with_head`] to catch that.
+//!
+//! Appending ([`AuditLog::append`]) takes an exclusive lock on the file and
+//! continues the chain from the file's last line, so that several appenders
+//! (threads, processes) make one chain; a line that cannot be written whole
+//! is cut back; a file moved or replaced since [`AuditLog::open`] is not
+//! appended to. A last line torn by a power cut (no newline) after a whole
+//! chain is cut by the next appender, which records the cut in a
+//! `recovered` line; [`verify`] reports it until then.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
