@@ -885,6 +885,33 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
     }
 
+    #[test]
+    fn a_last_line_longer_than_the_read_window_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, log) = trail(dir.path(), 1);
+        let mut long = event("A1");
+        long.error = Some("x".repeat(3 * 4096));
+        log.append(&long).unwrap();
+        // Another log (opened before) continues after the long line.
+        let other = AuditLog::open(&path, "st-2").unwrap();
+        log.append(&event("A2")).unwrap();
+        log.append(&long).unwrap();
+        other.append(&event("B1")).unwrap();
+        assert_eq!(verify(&path).unwrap().lines, 5);
+        assert_eq!(other.head().unwrap().0, 5);
+    }
+
+    #[test]
+    fn a_trail_that_cannot_be_opened_for_an_append_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path, "st-1").unwrap();
+        // A directory where the file should be: not a moved trail.
+        std::fs::create_dir(&path).unwrap();
+        let e = log.append(&event("A1")).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e}");
+    }
+
     /// Set by [`two_processes_append_one_chain`] for its children.
     const APPENDER: &str = "ASAN_AUDIT_TEST_APPENDER_TRAIL";
 
