@@ -27,10 +27,14 @@ mod checks;
 #[path = "provision/lab.rs"]
 mod lab;
 
+#[path = "provision/audit_trail.rs"]
+mod audit_trail;
 #[path = "provision/defects.rs"]
 mod defects;
 #[path = "provision/keys.rs"]
 mod keys;
+#[path = "provision/keys_derive.rs"]
+mod keys_derive;
 #[path = "provision/levels.rs"]
 mod levels;
 #[path = "provision/lifecycle.rs"]

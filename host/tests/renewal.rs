@@ -20,6 +20,8 @@
 //!   notices and User IDs) and the journal of applications.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 #[path = "renewal/centre.rs"]
 mod centre;
 #[path = "renewal/craft.rs"]

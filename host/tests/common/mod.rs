@@ -40,3 +40,24 @@ pub fn certificate_key(der: &[u8]) -> Vec<u8> {
         .raw_bytes()
         .to_vec()
 }
+
+/// Opens a card image in this test process. Another test thread of the same
+/// process may be between `fork` and `exec` of a child at that moment; the
+/// child then holds a copy of every open file descriptor, this test's image
+/// lock among them, until its `exec` closes it. An image just closed here
+/// can therefore still look "in use by another asan-vcard process" for a
+/// few milliseconds: retried for at most 2 s, any other error at once.
+pub fn open_image(path: &std::path::Path) -> asan_host::transport::virtual_card::VirtualTransport {
+    let start = std::time::Instant::now();
+    loop {
+        match asan_host::transport::virtual_card::VirtualTransport::open(path) {
+            Ok(t) => return t,
+            Err(e)
+                if e.to_string().contains("in use by another") && start.elapsed().as_secs() < 2 =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+    }
+}

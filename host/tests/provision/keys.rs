@@ -121,7 +121,6 @@ fn keys_rotated_with_put_key_are_used_from_a_key_file() {
     use asan_applet::scp03::{SecurityLevel, StaticKeys};
     use asan_host::operator::Operator;
     use asan_host::transport::Transport;
-    use asan_host::transport::virtual_card::VirtualTransport;
 
     let lab = Lab::with_ca();
     lab.info("card.img");
@@ -132,7 +131,7 @@ fn keys_rotated_with_put_key_are_used_from_a_key_file() {
         kvn: 0x31,
     };
     {
-        let transport = VirtualTransport::open(&lab.path("card.img")).unwrap();
+        let transport = crate::common::open_image(&lab.path("card.img"));
         let mut card = asan_host::AsanCard::open(transport).unwrap();
         let extended = card.transport().extended_length();
         let level = SecurityLevel::from_byte(0x33).unwrap();

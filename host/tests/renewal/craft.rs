@@ -10,7 +10,6 @@ use asan_host::renewal::{
     ApplicationBody, Attorney, Contact, Contract, CurrentCertificate, NumberKind, OrganisationData,
     PACKAGE_VERSION, Party, RenewalPackage, format_time, to_system_time,
 };
-use asan_host::transport::virtual_card::VirtualTransport;
 use asan_host::x509::{DevCa, SoftwareSigner, SubjectInfo, build_csr, subject_name};
 use asan_host::{AsanCard, Pin2};
 
@@ -19,8 +18,7 @@ use crate::support::{Card, Lab, ORG, VOEN};
 impl Card {
     /// The certificate of `profile`/`usage` on the card (DER).
     pub fn certificate(&self, profile: CertificateProfile, usage: KeyUsage) -> Vec<u8> {
-        let mut card =
-            AsanCard::open(VirtualTransport::open(Path::new(&self.img)).unwrap()).unwrap();
+        let mut card = AsanCard::open(crate::common::open_image(Path::new(&self.img))).unwrap();
         card.read_certificate_der(KeyRef::new(profile, usage))
             .unwrap()
     }
@@ -34,8 +32,7 @@ impl Card {
         requested: &[&str],
         signer: CertificateProfile,
     ) -> RenewalPackage {
-        let mut card =
-            AsanCard::open(VirtualTransport::open(Path::new(&self.img)).unwrap()).unwrap();
+        let mut card = AsanCard::open(crate::common::open_image(Path::new(&self.img))).unwrap();
         let info = card.info().unwrap();
         let mut current = Vec::new();
         for k in info.keys.iter().filter(|k| k.certificate_len > 0) {
@@ -126,8 +123,7 @@ impl Card {
         at: i64,
         file: &str,
     ) -> PathBuf {
-        let mut card =
-            AsanCard::open(VirtualTransport::open(Path::new(&self.img)).unwrap()).unwrap();
+        let mut card = AsanCard::open(crate::common::open_image(Path::new(&self.img))).unwrap();
         let digest = digest_reader(&mut &content[..]).unwrap();
         let opts = SignOptions {
             chain: vec![],
