@@ -27,6 +27,7 @@ mod renew;
 mod rotate;
 mod subject;
 pub use pins::CardPins;
+pub(crate) use pins::wiped_json;
 pub use renew::renew;
 pub use rotate::{Rotation, replace_keys};
 pub use subject::{SubjectSpec, development_subject};

@@ -237,15 +237,7 @@ fn derive(
                 key_version: card.kvn,
                 keys: KeyHex { enc, mac, dek },
             };
-            // Large enough never to grow (a grown buffer is freed unwiped).
-            let mut text = zeroize::Zeroizing::new(Vec::with_capacity(1024));
-            serde_json::to_writer_pretty(&mut *text, &doc)
-                .map_err(|e| Error::Transport(format!("cannot write JSON: {e}")))?;
-            text.push(b'\n');
-            io.out.write_all(&text).map_err(|e| Error::Io {
-                path: "<output>".into(),
-                source: e,
-            })
+            say(io.out, &crate::provision::wiped_json(&doc, true))
         }
         None => {
             let text = zeroize::Zeroizing::new(format!(

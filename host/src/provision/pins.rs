@@ -53,10 +53,7 @@ impl CardPins {
             puk: Self::digits(self.puk.block()),
             serial,
         };
-        // Large enough never to grow (a grown buffer is freed unwiped).
-        let mut out = zeroize::Zeroizing::new(Vec::with_capacity(128 + serial.len()));
-        let _ = serde_json::to_writer(&mut *out, &line);
-        zeroize::Zeroizing::new(String::from_utf8_lossy(&out).into_owned())
+        wiped_json(&line, false)
     }
 
     /// The PINs of `serial` in a mailer file (the last line for it wins).
@@ -88,6 +85,31 @@ impl CardPins {
         }
         Ok(found)
     }
+}
+
+/// `value` as JSON (pretty or on one line) in a buffer that is wiped when
+/// dropped, for values that borrow secrets (PINs, keys): no other copy of
+/// them is made. The buffer is large enough never to grow (a grown buffer
+/// would be freed unwiped).
+pub(crate) fn wiped_json(
+    value: &impl serde::Serialize,
+    pretty: bool,
+) -> zeroize::Zeroizing<String> {
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(1024));
+    let written = if pretty {
+        serde_json::to_writer_pretty(&mut *out, value)
+    } else {
+        serde_json::to_writer(&mut *out, value)
+    };
+    // serde_json writes UTF-8: the bytes move into the String uncopied.
+    let bytes = match written {
+        Ok(()) => std::mem::take(&mut *out),
+        Err(_) => Vec::new(),
+    };
+    zeroize::Zeroizing::new(String::from_utf8(bytes).unwrap_or_else(|e| {
+        zeroize::Zeroize::zeroize(&mut e.into_bytes());
+        String::new()
+    }))
 }
 
 /// One line of the PIN mailer file, borrowed (never owned copies of PINs).
